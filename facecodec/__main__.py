@@ -1,0 +1,5 @@
+import sys
+
+from facecodec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""facecodec.transport"""
