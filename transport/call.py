@@ -1,0 +1,233 @@
+"""A two-party call: one aiortc peer connection (DTLS) with a control and a frames channel.
+
+Both channels are negotiated out of band with fixed ids, so they exist on both ends as soon as
+the connection does and neither side waits for the other to announce them::
+
+    async with await Call.listen("0.0.0.0", 7860, token) as call:     # facecodec receive
+        async for message in call.frames: ...
+
+    async with await Call.dial("192.168.1.20", 7860, token) as call:  # facecodec send
+        call.control.send(keyframe)
+        call.frames.send(bundle)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+from dataclasses import dataclass, field
+from enum import Enum
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+
+from .channel import ChannelStats, ControlChannel, FramesChannel
+from .feedback import LinkFeedback
+from .impairment import Impairment, ImpairmentStats
+from .inbox import Inbox
+from .report import ReceiverReport
+from .sequence import SequenceStats
+from .signaling import MessageType, Session, SignalingServer, dial
+
+CONTROL_LABEL = "control"
+CONTROL_CHANNEL_ID = 0
+FRAMES_LABEL = "frames"
+FRAMES_CHANNEL_ID = 1
+LOOPBACK_HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    report_interval_ms: float = 1000.0
+    """How often an end that receives frames sends a receiver report."""
+    frames_queue_messages: int = 256
+    """Received frames messages kept for a slow consumer before the oldest are dropped."""
+    feedback_queue_reports: int = 16
+    impairment: Impairment | None = None
+    """Seeded loss/reordering of this end's outgoing frames messages (tests, demos)."""
+    ice_servers: tuple[str, ...] = field(default_factory=tuple)
+    """STUN/TURN URLs for calls across NATs; none on a LAN or loopback."""
+    connect_timeout_s: float = 15.0
+
+
+class CallState(Enum):
+    CONNECTING = 0
+    OPEN = 1
+    CLOSED = 2
+
+
+@dataclass(frozen=True)
+class CallStats:
+    control: ChannelStats
+    frames: ChannelStats
+    received_sequence: SequenceStats
+    """Bookkeeping of the frames messages this end received."""
+    rtt_ms: float | None
+    impairment: ImpairmentStats | None
+
+
+class Call:
+    """One end of a call; create it with ``listen``, ``accept`` or ``dial``."""
+
+    def __init__(self, config: CallConfig) -> None:
+        self._config = config
+        self._loop = asyncio.get_running_loop()
+        self._pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[RTCIceServer(url) for url in config.ice_servers])
+        )
+        control = self._pc.createDataChannel(CONTROL_LABEL, negotiated=True, id=CONTROL_CHANNEL_ID)
+        frames = self._pc.createDataChannel(
+            FRAMES_LABEL, negotiated=True, id=FRAMES_CHANNEL_ID, ordered=False, maxRetransmits=0
+        )
+        for channel in (control, frames):
+            channel.on("open", self._on_channel_open)
+        self.control = ControlChannel(control, self._now_ms, on_report=self._on_report)
+        self.frames = FramesChannel(
+            frames, self._now_ms, config.frames_queue_messages, config.impairment
+        )
+        self.feedback: Inbox[LinkFeedback] = Inbox(config.feedback_queue_reports)
+        """What the other end reports about the frames this end sends."""
+        self.state = CallState.CONNECTING
+        self._settled = asyncio.Event()
+        """Set once both channels are open or the call is closed."""
+        self._closed = asyncio.Event()
+        self._reporter: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._pc.on("connectionstatechange", self._on_connection_state)
+
+    @classmethod
+    async def listen(
+        cls, host: str, port: int, token: str, config: CallConfig | None = None
+    ) -> Call:
+        """Wait on ``host:port`` for a caller that knows the token; callers that do not are
+        refused and the wait goes on."""
+        async with await SignalingServer.start(host, port, token) as server:
+            return await cls.accept(server, config)
+
+    @classmethod
+    async def accept(cls, server: SignalingServer, config: CallConfig | None = None) -> Call:
+        """Answer the next authenticated caller of ``server``."""
+        session = await server.accept()
+        try:
+            offer = await session.receive_description(MessageType.OFFER)
+            return await cls(config or CallConfig())._negotiate(session, offer)
+        finally:
+            await session.close()
+
+    @classmethod
+    async def dial(cls, host: str, port: int, token: str, config: CallConfig | None = None) -> Call:
+        """Call a listener; raises TokenRefusedError when the tokens differ."""
+        session = await dial(host, port, token)
+        try:
+            return await cls(config or CallConfig())._negotiate(session, offer=None)
+        finally:
+            await session.close()
+
+    @property
+    def peer_connection(self) -> RTCPeerConnection:
+        """The aiortc connection underneath, for inspection."""
+        return self._pc
+
+    @property
+    def rtt_ms(self) -> float | None:
+        """Smoothed round-trip time from the other end's receiver reports."""
+        return self.frames.feedback.rtt_ms
+
+    @property
+    def stats(self) -> CallStats:
+        impaired = self.frames.impaired
+        return CallStats(
+            control=self.control.stats,
+            frames=self.frames.stats,
+            received_sequence=dataclasses.replace(self.frames.tracker.stats),
+            rtt_ms=self.rtt_ms,
+            impairment=dataclasses.replace(impaired.stats) if impaired else None,
+        )
+
+    async def close(self) -> None:
+        """Hang up; the other end sees its channels close at once (SCTP abort)."""
+        if self.state == CallState.CLOSED:
+            return
+        self.state = CallState.CLOSED
+        self._settled.set()
+        if self._reporter is not None:
+            self._reporter.cancel()
+        self.control.close()
+        self.frames.close()
+        self.feedback.close()
+        await self._pc.close()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def __aenter__(self) -> Call:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _now_ms(self) -> float:
+        return self._loop.time() * 1000
+
+    async def _negotiate(self, session: Session, offer: RTCSessionDescription | None) -> Call:
+        """Send an offer (``offer`` None) or answer one, then wait for both channels to open."""
+        try:
+            if offer is None:
+                await self._pc.setLocalDescription(await self._pc.createOffer())
+                await session.send_description(self._pc.localDescription)
+                answer = await session.receive_description(MessageType.ANSWER)
+                await self._pc.setRemoteDescription(answer)
+            else:
+                await self._pc.setRemoteDescription(offer)
+                await self._pc.setLocalDescription(await self._pc.createAnswer())
+                await session.send_description(self._pc.localDescription)
+            await asyncio.wait_for(self._settled.wait(), self._config.connect_timeout_s)
+            if self.state != CallState.OPEN:
+                raise ConnectionError("the peer connection closed while connecting")
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    def _on_channel_open(self) -> None:
+        if self.state == CallState.CONNECTING and self.control.is_open and self.frames.is_open:
+            self.state = CallState.OPEN
+            self._reporter = self._loop.create_task(self._send_reports())
+            self._settled.set()
+
+    def _on_connection_state(self) -> None:
+        if self._pc.connectionState in ("failed", "closed") and self._closer is None:
+            self._closer = self._loop.create_task(self.close())
+
+    def _on_report(self, report: ReceiverReport) -> None:
+        self.feedback.put(self.frames.feedback.on_report(report, self._now_ms()))
+
+    async def _send_reports(self) -> None:
+        while True:
+            await asyncio.sleep(self._config.report_interval_ms / 1000)
+            report = self.frames.report()
+            if report is not None:
+                self.control.send_report(report)
+
+
+async def open_loopback_pair(
+    listener_config: CallConfig | None = None, dialer_config: CallConfig | None = None
+) -> tuple[Call, Call]:
+    """Both ends of a call in this process, over loopback with a one-off token (demos, tests).
+
+    Returns (listener, dialer); the caller closes both.
+    """
+    token = secrets.token_urlsafe()
+    async with await SignalingServer.start(LOOPBACK_HOST, 0, token) as server:
+        accepting = asyncio.ensure_future(Call.accept(server, listener_config))
+        try:
+            dialer = await Call.dial(LOOPBACK_HOST, server.address[1], token, dialer_config)
+        except BaseException:
+            accepting.cancel()
+            raise
+        try:
+            return await accepting, dialer
+        except BaseException:
+            await dialer.close()
+            raise
