@@ -20,9 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from facecodec.sender.deca.deca_encoder import CODE_LAYOUT, DecaEncoder
-from facecodec.sender.deca.flame import Flame
-from facecodec.sender.deca.flame_files import load_flame_model, load_landmark_embedding
+from facecodec.sender.deca.flame_files import (
+    FlameModelData,
+    LandmarkEmbedding,
+    load_flame_model,
+    load_landmark_embedding,
+)
 
 NUM_VERTICES = 5023
 NUM_FACES = 9976
@@ -200,7 +205,7 @@ def _write_files(folder: Path) -> SyntheticFiles:
 
 
 @functools.cache
-def synthetic_flame(flame_model: Path) -> Flame:
-    """The FLAME layer of a synthetic model file and the embedding beside it."""
+def synthetic_model(flame_model: Path) -> tuple[FlameModelData, LandmarkEmbedding]:
+    """A synthetic model file's content and the embedding beside it, loaded."""
     embedding = load_landmark_embedding(flame_model.with_name("landmark_embedding.npy"))
-    return Flame(load_flame_model(flame_model), embedding)
+    return load_flame_model(flame_model), embedding

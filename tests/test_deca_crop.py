@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from facecodec.sender.deca.deca_crop import DecaCrop
 from facecodec.sender.deca.deca_encoder import IMAGE_SIZE
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from deca_synthetic import CAM_SCALE_BIAS, SyntheticFiles, synthetic_files
+
 from facecodec.sender.deca.deca_checkpoint import load_deca_encoder
 from facecodec.sender.deca.deca_encoder import IMAGE_SIZE
 
@@ -32,8 +33,9 @@ def test_checkpoint_loads_e_flame_and_predicts_deca_code(files: SyntheticFiles) 
     assert abs(code.cam[0, 0].item() - CAM_SCALE_BIAS) < 1.0
 
 
-def save(path: Path, content: object) -> Path:
-    torch.save(content, path)
+def save(path: Path, content: object, legacy: bool = False) -> Path:
+    """``legacy``: torch's format before 1.6, which older checkpoints use."""
+    torch.save(content, path, _use_new_zipfile_serialization=not legacy)
     return path
 
 
@@ -49,7 +51,8 @@ def test_missing_file_and_foreign_files(tmp_path: Path) -> None:
 
 
 def test_wrong_keys_and_shapes_are_named(tmp_path: Path) -> None:
-    missing = save(tmp_path / "m.tar", {"E_flame": {"encoder.conv9.weight": torch.zeros(1)}})
+    unrelated = {"E_flame": {"encoder.conv9.weight": torch.zeros(1)}}
+    missing = save(tmp_path / "m.tar", unrelated, legacy=True)
     with pytest.raises(ValueError) as error:
         load_deca_encoder(missing)
     message = str(error.value)

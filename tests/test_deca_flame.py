@@ -17,8 +17,9 @@ from deca_synthetic import (
     SyntheticFiles,
     pickled_as,
     synthetic_files,
-    synthetic_flame,
+    synthetic_model,
 )
+
 from facecodec.sender.deca.flame import Flame, axis_angle_to_matrix
 from facecodec.sender.deca.flame_files import (
     FLAME_LAYOUT,
@@ -34,7 +35,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> SyntheticFiles:
 
 @pytest.fixture(scope="module")
 def flame(files: SyntheticFiles) -> Flame:
-    return synthetic_flame(files.flame_model)
+    return Flame(*synthetic_model(files.flame_model))
 
 
 def small_model(**replace: np.ndarray) -> dict[str, np.ndarray]:
@@ -157,3 +158,16 @@ def test_axis_angle_to_matrix() -> None:
         random @ random.transpose(1, 2), torch.eye(3).expand(10, 3, 3), atol=1e-5, rtol=0
     )
     torch.testing.assert_close(torch.linalg.det(random), torch.ones(10))
+
+
+def test_landmarks_only_layer_is_exact(flame: Flame, files: SyntheticFiles) -> None:
+    small = Flame(*synthetic_model(files.flame_model), landmarks_only=True)
+    assert small.v_template.shape[0] < 3 * 68
+    gen = torch.Generator().manual_seed(3)
+    args = (torch.randn(2, 100, generator=gen), torch.randn(2, 50, generator=gen))
+    poses = (torch.randn(2, 3, generator=gen) * 0.3, torch.randn(2, 3, generator=gen) * 0.3)
+    full_mesh, small_mesh = flame(*args, *poses), small(*args, *poses)
+    torch.testing.assert_close(
+        small.landmarks(small_mesh.vertices), flame.landmarks(full_mesh.vertices)
+    )
+    torch.testing.assert_close(small_mesh.root, full_mesh.root)

@@ -10,7 +10,8 @@ import av
 import numpy as np
 import pytest
 import torch
-from deca_synthetic import SyntheticFiles, synthetic_files, synthetic_flame
+from deca_synthetic import SyntheticFiles, synthetic_files, synthetic_model
+
 from facecodec.sender.deca import DecaPriorConfig, FlameFaceModel
 from facecodec.sender.deca.deca_crop import DecaCrop
 from facecodec.sender.deca.deca_encoder import DecaCode
@@ -18,7 +19,6 @@ from facecodec.sender.deca.deca_prior import frame_params_from_code
 from facecodec.sender.deca.flame import Flame
 from facecodec.sender.deca.flame_face_model import K_MAX, KEYPOINT_ORDER
 from facecodec.sender.landmarks import FaceLandmarker
-
 from facecodec.types import MAX_EXPRESSION_DIMS
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "dh_001106__000.mp4"
@@ -32,7 +32,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> SyntheticFiles:
 
 @pytest.fixture(scope="module")
 def face_model(files: SyntheticFiles) -> FlameFaceModel:
-    return FlameFaceModel(synthetic_flame(files.flame_model))
+    return FlameFaceModel(*synthetic_model(files.flame_model))
 
 
 def random_code(seed: int) -> DecaCode:

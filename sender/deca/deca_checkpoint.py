@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+
 from facecodec.sender.deca.deca_encoder import DecaEncoder
 
 ENCODER_KEY = "E_flame"

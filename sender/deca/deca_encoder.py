@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from facecodec.sender.deca.resnet import FEATURE_SIZE, ResNet50
 from torch import nn
+
+from facecodec.sender.deca.resnet import FEATURE_SIZE, ResNet50
 
 IMAGE_SIZE = 224
 """Side of the square RGB crop the encoder takes, values in [0, 1]."""

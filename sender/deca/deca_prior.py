@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from facecodec.sender.deca.deca_checkpoint import load_deca_encoder
 from facecodec.sender.deca.deca_crop import DecaCrop
 from facecodec.sender.deca.deca_encoder import DecaCode, DecaEncoder
-from facecodec.sender.deca.flame import Flame, axis_angle_to_matrix
+from facecodec.sender.deca.flame import axis_angle_to_matrix
 from facecodec.sender.deca.flame_face_model import (
     CANONICAL_UNITS_PER_METRE,
     DEFAULT_KEYPOINTS,
@@ -35,7 +36,6 @@ from facecodec.sender.deca.flame_files import (
 )
 from facecodec.sender.face_model import rotation_angles
 from facecodec.sender.landmarks import FaceLandmarker
-
 from facecodec.types import FrameParams
 
 
@@ -56,8 +56,8 @@ class DecaPriorConfig:
         embedding_path = self.landmark_embedding or default_embedding_path(self.flame_model)
         embedding = load_landmark_embedding(embedding_path)
         encoder = load_deca_encoder(self.deca_weights)
-        flame = Flame(load_flame_model(self.flame_model), embedding)
-        return DecaPrior(encoder, FlameFaceModel(flame), landmarker)
+        face_model = FlameFaceModel(load_flame_model(self.flame_model), embedding)
+        return DecaPrior(encoder, face_model, landmarker)
 
 
 @dataclass

@@ -12,13 +12,15 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
+
 from facecodec.sender.deca.flame_files import (
     NUM_EXPRESSION_COMPONENTS,
     NUM_SHAPE_COMPONENTS,
+    NUM_VERTICES,
     FlameModelData,
     LandmarkEmbedding,
 )
-from torch import nn
 
 NUM_IDENTITY = 100
 """Identity (shape) coefficients DECA predicts, the first of FLAME's 300."""
@@ -31,7 +33,8 @@ class FlameMesh(NamedTuple):
     """A posed FLAME mesh."""
 
     vertices: torch.Tensor
-    """(B, V, 3) posed vertices."""
+    """(B, V, 3) posed vertices (V = 5023, or the landmark vertices of a ``landmarks_only``
+    layer)."""
     root: torch.Tensor
     """(B, 3) root joint, the pivot of the global rotation."""
 
@@ -53,15 +56,19 @@ class Flame(nn.Module):
 
     The joint locations are linear in the coefficients, so their regressor is folded into the
     blend shapes once here (``joint_template``, ``joint_dirs``) instead of regressing them from
-    all vertices every call.
+    all vertices every call. With ``landmarks_only`` the layer keeps just the vertices the 68
+    landmarks sit on (about 200 of 5023): landmarks and joints stay exact, 25 times cheaper.
     """
 
-    def __init__(self, model: FlameModelData, embedding: LandmarkEmbedding) -> None:
+    def __init__(
+        self, model: FlameModelData, embedding: LandmarkEmbedding, landmarks_only: bool = False
+    ) -> None:
         super().__init__()
         num_faces = model.faces.shape[0]
         if embedding.faces_idx.min() < 0 or embedding.faces_idx.max() >= num_faces:
             raise ValueError(f"landmark embedding names triangles outside the model's {num_faces}")
-        f32 = torch.float32
+        landmark_corners = model.faces[embedding.faces_idx]  # 68 x 3 vertex ids
+        kept = np.unique(landmark_corners) if landmarks_only else np.arange(NUM_VERTICES)
         dirs = np.concatenate(
             [
                 model.shapedirs[:, :, :NUM_IDENTITY],
@@ -69,21 +76,24 @@ class Flame(nn.Module):
             ],
             axis=2,
         )
-        self.register_buffer("v_template", torch.as_tensor(model.v_template, dtype=f32))
-        self.register_buffer("shapedirs", torch.as_tensor(dirs, dtype=f32))
-        posedirs = model.posedirs.reshape(-1, model.posedirs.shape[2]).T
-        self.register_buffer("posedirs", torch.as_tensor(posedirs, dtype=f32))
-        self.register_buffer(
-            "joint_template", torch.as_tensor(model.J_regressor @ model.v_template, dtype=f32)
-        )
+        joint_template = model.J_regressor @ model.v_template
         joint_dirs = np.einsum("jv,vkl->jkl", model.J_regressor, dirs)
-        self.register_buffer("joint_dirs", torch.as_tensor(joint_dirs, dtype=f32))
-        self.register_buffer("lbs_weights", torch.as_tensor(model.weights, dtype=f32))
+        posedirs = model.posedirs[kept].reshape(-1, model.posedirs.shape[2]).T
+        buffers = {
+            "v_template": model.v_template[kept],
+            "shapedirs": dirs[kept],
+            "posedirs": posedirs,
+            "joint_template": joint_template,
+            "joint_dirs": joint_dirs,
+            "lbs_weights": model.weights[kept],
+            "landmark_bary": embedding.bary_coords,
+        }
+        for name, array in buffers.items():
+            self.register_buffer(name, torch.as_tensor(array, dtype=torch.float32))
+        self.register_buffer(
+            "landmark_vertices", torch.as_tensor(np.searchsorted(kept, landmark_corners))
+        )
         self.parents = [int(p) for p in model.parents]
-        self.register_buffer("faces", torch.as_tensor(model.faces))
-        lmk_vertices = model.faces[embedding.faces_idx]
-        self.register_buffer("landmark_vertices", torch.as_tensor(lmk_vertices))
-        self.register_buffer("landmark_bary", torch.as_tensor(embedding.bary_coords, dtype=f32))
 
     def forward(
         self,
@@ -93,7 +103,7 @@ class Flame(nn.Module):
         jaw_pose: torch.Tensor,
     ) -> FlameMesh:
         """identity (B, 100), expression (B, 50), global_pose and jaw_pose (B, 3) axis-angle
-        -> posed mesh."""
+        -> posed mesh (the kept vertices only)."""
         betas = torch.cat([identity, expression], dim=1)
         v_shaped = self.v_template + torch.einsum("bl,vkl->bvk", betas, self.shapedirs)
         joints = self.joint_template + torch.einsum("bl,jkl->bjk", betas, self.joint_dirs)
@@ -127,6 +137,6 @@ class Flame(nn.Module):
         return torch.cat([rot, trans[..., None]], dim=-1)
 
     def landmarks(self, vertices: torch.Tensor) -> torch.Tensor:
-        """(B, V, 3) vertices -> (B, 68, 3) landmarks in iBUG order."""
+        """(B, V, 3) vertices of this layer -> (B, 68, 3) landmarks in iBUG order."""
         corners = vertices[:, self.landmark_vertices]  # B x 68 x 3 x 3
         return torch.einsum("blfk,lf->blk", corners, self.landmark_bary)

@@ -20,9 +20,10 @@ import hashlib
 
 import numpy as np
 import torch
-from facecodec.sender.deca.flame import NUM_EXPRESSION, NUM_IDENTITY, Flame
-from facecodec.sender.face_model import rotation_matrix
 
+from facecodec.sender.deca.flame import NUM_EXPRESSION, NUM_IDENTITY, Flame
+from facecodec.sender.deca.flame_files import FlameModelData, LandmarkEmbedding
+from facecodec.sender.face_model import rotation_matrix
 from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams
 
 JAW_DIMS = 3
@@ -31,9 +32,10 @@ EXPRESSION_DIMS_SENT = MAX_EXPRESSION_DIMS - JAW_DIMS
 FLIP = np.diag([1.0, -1.0, -1.0])
 """FLAME axes (y up, z towards the viewer) to crop axes (y down, z away)."""
 CANONICAL_UNITS_PER_METRE = 7.0
-"""FLAME metres to canonical units: an adult face (about 0.14 m ear to ear) spans about one
-crop unit, as a median face does in the 256x256 training clips, so ``scale`` is about 1 there
-as with the default face model."""
+"""FLAME metres to canonical units, so that ``scale`` is about 1 for a median face of the
+256x256 training clips, as with the default face model: there the face measures 0.93 crop units
+from ear to ear (median of MediaPipe vertices 234-454 over ../shared/data), an adult FLAME face
+about 0.13-0.14 m."""
 KEYPOINT_ORDER = np.array(
     [62, 66, 37, 44, 30, 48, 54, 41, 46, 36, 45, 51, 57, 19, 24, 8]  # noqa: RUF005 (first 16)
     + [39, 42, 50, 52, 56, 58, 38, 43, 40, 47, 21, 22, 31, 35, 4, 12]
@@ -65,9 +67,9 @@ def split_expression(code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class FlameFaceModel:
     """FLAME landmarks and keypoints for an identity and a frame's parameters."""
 
-    def __init__(self, flame: Flame) -> None:
-        self.flame = flame
-        self.version = _version(flame)
+    def __init__(self, model: FlameModelData, embedding: LandmarkEmbedding) -> None:
+        self.flame = Flame(model, embedding, landmarks_only=True)
+        self.version = _version(self.flame)
         """``deca-flame-`` and a digest of the model arrays and keypoint choice: a receiver
         computes the same keypoints from the same identity only when it matches."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from facecodec.sender.deca.legacy_pickle import load_npy_object, load_pickle, to_numpy
 
 NUM_VERTICES = 5023

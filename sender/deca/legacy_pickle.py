@@ -43,39 +43,36 @@ CHUMPY_ARRAY_CLASS = "chumpy.ch.Ch"
 """The one chumpy class that is a plain array (its state's ``x``); others are expressions."""
 
 
-class ChumpyStub:
-    """Stands in for a pickled chumpy object; keeps its class name and state."""
+class Stub:
+    """Stands in for an object of a pickled class facecodec does not import; keeps the class
+    name and the state (constructor arguments, when the pickle calls the class, are dropped:
+    only plain arrays, which keep their data in the state, are ever read back)."""
 
-    chumpy_class = ""
-    """The class it replaces, set on the subclass ``find_class`` makes."""
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.state = state
-
-
-class SparseStub:
-    """Stands in for a pickled ``scipy.sparse`` matrix; keeps its class name and state."""
-
-    sparse_class = ""
-    """The class it replaces, set on the subclass ``find_class`` makes."""
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.state = state
-
-
-class Opaque:
-    """Placeholder for a torch object (or anything torch builds) that facecodec never reads."""
+    replaces = ""
+    """The class it replaces (``module.name``), set on the subclass ``find_class`` makes."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
+        self.state: dict[str, Any] = {}
 
-    def __setstate__(self, state: object) -> None:
-        pass
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.state = state
 
 
-def _stub_class(base: type, attribute: str, qualified_name: str) -> type:
+class ChumpyStub(Stub):
+    """A chumpy object: ``chumpy.ch.Ch`` is a plain array, anything else an expression."""
+
+
+class SparseStub(Stub):
+    """A ``scipy.sparse`` matrix."""
+
+
+class Opaque(Stub):
+    """A torch object (or anything torch builds), which facecodec never reads."""
+
+
+def _stub_class(base: type[Stub], module: str, name: str) -> type[Stub]:
     """A subclass of ``base`` remembering which class of the pickle it replaces."""
-    return type(base.__name__, (base,), {attribute: qualified_name})
+    return type(base.__name__, (base,), {"replaces": f"{module}.{name}"})
 
 
 class LegacyUnpickler(pickle.Unpickler):
@@ -94,11 +91,11 @@ class LegacyUnpickler(pickle.Unpickler):
             return BUILTIN_GLOBALS[key]
         root = module.split(".")[0]
         if root == "chumpy":
-            return _stub_class(ChumpyStub, "chumpy_class", f"{module}.{name}")
+            return _stub_class(ChumpyStub, module, name)
         if root == "scipy" and module.startswith("scipy.sparse"):
-            return _stub_class(SparseStub, "sparse_class", f"{module}.{name}")
+            return _stub_class(SparseStub, module, name)
         if root == "torch":
-            return Opaque
+            return _stub_class(Opaque, module, name)
         raise pickle.UnpicklingError(f"refusing to load global {module}.{name} from this file")
 
 
@@ -131,23 +128,23 @@ def to_numpy(value: Any, name: str) -> np.ndarray:
     expression that only chumpy could evaluate.
     """
     if isinstance(value, ChumpyStub):
-        if value.chumpy_class != CHUMPY_ARRAY_CLASS or "x" not in value.state:
+        if value.replaces != CHUMPY_ARRAY_CLASS or "x" not in value.state:
             raise ValueError(
-                f"{name!r} is a chumpy {value.chumpy_class} expression, not a plain array: "
+                f"{name!r} is a chumpy {value.replaces} expression, not a plain array: "
                 "re-export the model with numpy arrays"
             )
         return np.asarray(value.state["x"])
     if isinstance(value, SparseStub):
         return _dense_from_csc(value, name)
     if isinstance(value, Opaque):
-        raise ValueError(f"{name!r} is a torch object; expected an array")
+        raise ValueError(f"{name!r} is a torch {value.replaces}; expected an array")
     return np.asarray(value)
 
 
 def _dense_from_csc(stub: SparseStub, name: str) -> np.ndarray:
     """Rebuild a pickled CSC matrix from its ``data``, ``indices``, ``indptr`` and shape."""
-    if not stub.sparse_class.endswith("csc_matrix"):
-        raise ValueError(f"{name!r} is a {stub.sparse_class}; only CSC matrices are supported")
+    if not stub.replaces.endswith("csc_matrix"):
+        raise ValueError(f"{name!r} is a {stub.replaces}; only CSC matrices are supported")
     state = stub.state
     rows, cols = (int(n) for n in state["_shape"])
     indptr = np.asarray(state["indptr"], np.int64)
