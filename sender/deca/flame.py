@@ -25,8 +25,9 @@ from facecodec.sender.deca.flame_files import (
 NUM_IDENTITY = 100
 """Identity (shape) coefficients DECA predicts, the first of FLAME's 300."""
 NUM_EXPRESSION = NUM_EXPRESSION_COMPONENTS
-JAW_JOINT = 2
 EPSILON = 1e-8
+"""Added to axis-angle vectors before their norm so that a zero rotation has a direction (as in
+DECA's ``batch_rodrigues``)."""
 
 
 class FlameMesh(NamedTuple):
