@@ -18,6 +18,7 @@ from facecodec.transport.signaling import (
     Refusal,
     SignalingServer,
     TokenRefusedError,
+    parse_address,
 )
 
 TIMEOUT_S = 20.0
@@ -145,3 +146,12 @@ def test_token_comes_from_the_flag_or_the_environment() -> None:
         resolve_token(None, {})
     with pytest.raises(ValueError, match="too short"):
         resolve_token("short", {})
+
+
+def test_addresses_as_people_write_them() -> None:
+    assert parse_address("192.168.1.20:7860") == ("192.168.1.20", 7860)
+    assert parse_address("[::1]:7860") == ("::1", 7860)
+    assert parse_address("laptop.local:80") == ("laptop.local", 80)
+    for bad in ("7860", "host:", ":7860", "host:port", "host:70000", "host:0"):
+        with pytest.raises(ValueError, match="write HOST:PORT"):
+            parse_address(bad)

@@ -65,6 +65,14 @@ class CallStats:
     rtt_ms: float | None
     impairment: ImpairmentStats | None
 
+    @property
+    def wire_bytes_sent(self) -> int:
+        """Estimated bytes this end put on the wire: messages, reports and acknowledgements."""
+        return sum(
+            channel.wire_bytes_sent + channel.ack_wire_bytes_sent
+            for channel in (self.control, self.frames)
+        )
+
 
 class Call:
     """One end of a call; create it with ``listen``, ``accept`` or ``dial``."""

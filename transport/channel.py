@@ -20,7 +20,7 @@ from aiortc import RTCDataChannel
 from .feedback import FeedbackEstimator
 from .impairment import ImpairedSender, Impairment
 from .inbox import ChannelClosedError, Inbox
-from .overhead import wire_bytes
+from .overhead import SACK_WIRE_BYTES, packets, wire_bytes
 from .report import MalformedMessageError, ReceiverReport
 from .sequence import (
     FRAME_HEADER_BYTES,
@@ -42,6 +42,8 @@ class ChannelStats:
     payload_bytes_sent: int = 0
     wire_bytes_sent: int = 0
     """Everything this end put on the channel: headers and receiver reports included."""
+    ack_wire_bytes_sent: int = 0
+    """SCTP acknowledgements this end sent for what it received on the channel."""
     messages_received: int = 0
     """Application messages delivered to the consumer."""
     payload_bytes_received: int = 0
@@ -110,6 +112,7 @@ class MessageChannel(ABC):
         # Called by aiortc for every message: it must never raise, whatever the peer sends.
         raw = data if isinstance(data, bytes) else data.encode("utf-8")
         self._stats.wire_bytes_received += wire_bytes(len(raw))
+        self._stats.ack_wire_bytes_sent += SACK_WIRE_BYTES * packets(len(raw))
         try:
             if not isinstance(data, bytes):
                 raise MalformedMessageError("text message on a binary channel")

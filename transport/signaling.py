@@ -57,6 +57,15 @@ class Refusal(StrEnum):
     MALFORMED = "malformed handshake"
 
 
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6 address]:PORT`` for IPv6) as a person writes it on the command line."""
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad address {text!r}: write HOST:PORT, e.g. 192.168.1.20:7860")
+    return host, int(port)
+
+
 async def _write(writer: asyncio.StreamWriter, kind: MessageType, **fields: object) -> None:
     writer.write(json.dumps({"type": kind.value, **fields}).encode("utf-8") + b"\n")
     await writer.drain()

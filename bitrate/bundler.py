@@ -1,0 +1,111 @@
+"""When to close a bundle of frames into one message.
+
+Every message costs about 98 B of headers on the wire (transport.overhead), far more than a
+frame's parameters, so frames wait and travel together: at most ``max_latency_ms`` from the first
+frame of a bundle to its sending. Without a wire target a bundle always waits that long (fewest
+messages); with one, messages go out as often as the wire target leaves room for their headers
+next to the payload measured over the last second.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from facecodec.transport.overhead import (
+    PACKET_OVERHEAD_BYTES,
+    SCTP_CHUNK_ALIGNMENT_BYTES,
+    wire_bytes,
+)
+from facecodec.transport.sequence import FRAME_HEADER_BYTES
+
+from .window import SlidingWindow
+
+T = TypeVar("T")
+
+FRAMES_MESSAGE_OVERHEAD_BYTES = (
+    PACKET_OVERHEAD_BYTES + FRAME_HEADER_BYTES + SCTP_CHUNK_ALIGNMENT_BYTES - 1
+)
+"""Wire bytes of a frames message beyond its payload, at worst (98 B)."""
+
+
+def header_bps(interval_ms: float) -> float:
+    """Wire bit rate that message headers alone cost at one message per ``interval_ms``."""
+    return FRAMES_MESSAGE_OVERHEAD_BYTES * 8000 / interval_ms
+
+
+def frames_wire_bytes(payload_bytes: int) -> int:
+    """Estimated wire bytes of one frames message carrying ``payload_bytes``."""
+    return wire_bytes(payload_bytes + FRAME_HEADER_BYTES)
+
+
+@dataclass(frozen=True)
+class BundlingConfig:
+    max_latency_ms: float = 200.0
+    """Longest a frame waits for its message to be sent."""
+    wire_bitrate_bps: float | None = None
+    """Wire bit rate (payload and headers) to stay under; None: always bundle to the latency."""
+
+    def __post_init__(self) -> None:
+        if self.max_latency_ms <= 0:
+            raise ValueError("max latency must be positive")
+        if self.wire_bitrate_bps is not None and self.wire_bitrate_bps <= self.min_wire_bps:
+            raise ValueError(
+                f"a wire target of {self.wire_bitrate_bps:.0f} bit/s leaves no room for payload: "
+                f"message headers alone cost {self.min_wire_bps:.0f} bit/s at one message per "
+                f"{self.max_latency_ms:.0f} ms; raise the wire target or the max latency"
+            )
+
+    @property
+    def min_wire_bps(self) -> float:
+        """What headers cost when every bundle waits the full latency."""
+        return header_bps(self.max_latency_ms)
+
+
+class Bundler(Generic[T]):
+    """Collects items (a frame's parameters) and says when to send them as one message.
+
+    Call ``due`` when a frame arrives and at ``next_flush_ms``; report the sent message's
+    payload with ``on_sent``. Time comes in as ``now_ms`` arguments.
+    """
+
+    def __init__(self, config: BundlingConfig) -> None:
+        self.config = config
+        self._pending: list[T] = []
+        self._flush_at_ms: float | None = None
+        self._last_flush_ms = -math.inf
+        self._payload = SlidingWindow()
+
+    @property
+    def next_flush_ms(self) -> float | None:
+        """When the pending bundle is to be sent; None while nothing is pending."""
+        return self._flush_at_ms
+
+    def interval_ms(self, now_ms: float) -> float:
+        """Time between messages: the latency budget, or less while the wire target allows."""
+        wire_bps = self.config.wire_bitrate_bps
+        if wire_bps is None:
+            return self.config.max_latency_ms
+        room_bps = wire_bps - self._payload.rate_bps(now_ms)
+        if room_bps <= 0:
+            return self.config.max_latency_ms
+        return min(self.config.max_latency_ms, FRAMES_MESSAGE_OVERHEAD_BYTES * 8000 / room_bps)
+
+    def add(self, item: T, now_ms: float) -> None:
+        if not self._pending:
+            # One message per interval; a frame after a quiet spell goes out at once.
+            self._flush_at_ms = max(now_ms, self._last_flush_ms + self.interval_ms(now_ms))
+        self._pending.append(item)
+
+    def due(self, now_ms: float) -> list[T]:
+        """The bundle to send now, oldest first; empty while its time has not come."""
+        if self._flush_at_ms is None or now_ms < self._flush_at_ms:
+            return []
+        bundle, self._pending = self._pending, []
+        self._flush_at_ms = None
+        self._last_flush_ms = now_ms
+        return bundle
+
+    def on_sent(self, payload_bytes: int, now_ms: float) -> None:
+        self._payload.add(now_ms, payload_bytes)

@@ -1,0 +1,62 @@
+"""Bundling frames under a latency budget and a wire target (time injected, no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from facecodec.bitrate.bundler import (
+    FRAMES_MESSAGE_OVERHEAD_BYTES,
+    Bundler,
+    BundlingConfig,
+    frames_wire_bytes,
+)
+
+FRAME_MS = 40.0
+
+
+def run_bundler(config: BundlingConfig, frame_bytes: int, seconds: float) -> list[list[float]]:
+    """Feed one frame per 40 ms; return the capture times of each message's frames."""
+    bundler: Bundler[float] = Bundler(config)
+    messages: list[list[float]] = []
+
+    def flush(now_ms: float) -> None:
+        if bundle := bundler.due(now_ms):
+            messages.append(bundle)
+            bundler.on_sent(frame_bytes * len(bundle), now_ms)
+            sent_at.append(now_ms)
+
+    sent_at: list[float] = []
+    for i in range(int(seconds * 1000 / FRAME_MS)):
+        now_ms = i * FRAME_MS
+        while (due := bundler.next_flush_ms) is not None and due < now_ms:
+            flush(due)
+        bundler.add(now_ms, now_ms)
+        flush(now_ms)
+    if (due := bundler.next_flush_ms) is not None:
+        flush(due)
+    for bundle, sent in zip(messages, sent_at, strict=True):
+        assert sent - bundle[0] <= config.max_latency_ms  # the latency budget holds
+    return messages
+
+
+def test_without_a_wire_target_bundles_to_the_latency_budget() -> None:
+    messages = run_bundler(BundlingConfig(max_latency_ms=200), frame_bytes=8, seconds=10)
+    assert len(messages) == pytest.approx(10 * 1000 / 200, abs=1)
+    assert {len(m) for m in messages[1:-1]} == {5}  # the first goes alone, at once
+    assert sum(len(m) for m in messages) == 250  # every frame goes out once
+
+
+def test_a_wire_target_sends_more_often_while_it_leaves_room() -> None:
+    roomy = run_bundler(BundlingConfig(200, wire_bitrate_bps=20_000), frame_bytes=8, seconds=10)
+    tight = run_bundler(BundlingConfig(200, wire_bitrate_bps=6_000), frame_bytes=8, seconds=10)
+    assert len(roomy) > 2 * len(tight)
+    for messages, target_bps in ((roomy, 20_000), (tight, 6_000)):
+        wire_bps = sum(frames_wire_bytes(8 * len(m)) for m in messages) * 8 / 10
+        assert 0.8 * target_bps < wire_bps <= 1.02 * target_bps
+
+
+def test_a_wire_target_below_the_header_cost_is_refused_with_advice() -> None:
+    headers_bps = FRAMES_MESSAGE_OVERHEAD_BYTES * 8 * 5  # five messages a second
+    with pytest.raises(ValueError, match="raise the wire target or the max latency"):
+        BundlingConfig(max_latency_ms=200, wire_bitrate_bps=headers_bps)
+    BundlingConfig(max_latency_ms=1000, wire_bitrate_bps=headers_bps)
