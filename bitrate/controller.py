@@ -48,6 +48,10 @@ class ControllerConfig:
     headroom: float = 0.85
     """Share of the limit the controller aims at, so that the 1-second bound rarely bites."""
 
+    def __post_init__(self) -> None:
+        if self.target_bps <= 0 or self.capture_fps <= 0 or not 0 < self.headroom <= 1:
+            raise ValueError(f"invalid controller configuration {self}")
+
 
 @dataclass(frozen=True)
 class Decision:

@@ -52,7 +52,7 @@ class LoopbackResult:
     rtt_ms: float | None
 
 
-class Clock:
+class RunClock:
     """Milliseconds since the call started, on the event loop's clock."""
 
     def __init__(self) -> None:
@@ -77,12 +77,12 @@ async def _drain(call: Call) -> None:
         pass
 
 
-async def _forward_reports(call: Call, sender: SyntheticSender, clock: Clock) -> None:
+async def _forward_reports(call: Call, sender: SyntheticSender, clock: RunClock) -> None:
     async for feedback in call.feedback:
         sender.feedback(feedback, clock())
 
 
-async def _send_frames(sender: SyntheticSender, scenario: Scenario, clock: Clock) -> None:
+async def _send_frames(sender: SyntheticSender, scenario: Scenario, clock: RunClock) -> None:
     frame_ms = 1000 / scenario.capture_fps
     for seq in range(int(scenario.duration_s * scenario.capture_fps)):
         while (flush_ms := sender.bundler.next_flush_ms) is not None and flush_ms < seq * frame_ms:
@@ -103,7 +103,7 @@ class _Counters:
     reverse_measured: int
 
     @classmethod
-    def read(cls, clock: Clock, sender: Call, receiver: Call) -> _Counters:
+    def read(cls, clock: RunClock, sender: Call, receiver: Call) -> _Counters:
         return cls(
             clock(),
             sender.stats.frames.wire_bytes_sent,
@@ -129,7 +129,7 @@ async def run_call(
     """One call of ``scenario.duration_s`` over loopback, the controller sending."""
     listener, dialer = await open_loopback_pair(CallConfig(), CallConfig(impairment=impairment))
     async with listener, dialer:
-        clock = Clock()
+        clock = RunClock()
         sender = SyntheticSender(Controller(config, table, log), scenario, dialer.frames.send)
         background = [
             asyncio.ensure_future(_drain(listener)),
