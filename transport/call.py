@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -43,9 +43,10 @@ class CallConfig:
     frames_queue_messages: int = 256
     """Received frames messages kept for a slow consumer before the oldest are dropped."""
     feedback_queue_reports: int = 16
+    """Link feedback kept for a consumer that reads it late (the latest matter most)."""
     impairment: Impairment | None = None
     """Seeded loss/reordering of this end's outgoing frames messages (tests, demos)."""
-    ice_servers: tuple[str, ...] = field(default_factory=tuple)
+    ice_servers: tuple[str, ...] = ()
     """STUN/TURN URLs for calls across NATs; none on a LAN or loopback."""
     connect_timeout_s: float = 15.0
 
