@@ -1,0 +1,1 @@
+"""Benchmarks of facecodec: speed of each part, rate-distortion runs."""

@@ -1,0 +1,180 @@
+"""Training data held on the GPU: every frame of ../shared/data as uint8, plus prior params.
+
+Frames are decoded once with OpenCV (the training machine has no PyAV) and kept on the device;
+a batch is a gather, a cast and an augmentation, so the GPU never waits for a data loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from facecodec.training.splits import is_validation
+
+EXPRESSION_DIMS = 50
+
+
+@dataclass
+class PoseBatch:
+    """Face-prior parameters of a batch of frames."""
+
+    rotation: torch.Tensor
+    """(B, 3) pitch, yaw, roll."""
+    translation: torch.Tensor
+    """(B, 3)."""
+    scale: torch.Tensor
+    """(B,)."""
+    expression: torch.Tensor
+    """(B, 50)."""
+
+
+@dataclass
+class PairBatch:
+    """Source and driving frames of the same clip, as the model trains on them."""
+
+    source: torch.Tensor
+    """(B, 3, S, S) float in [0, 1]."""
+    driving: torch.Tensor
+    """(B, 3, S, S) float in [0, 1]."""
+    source_params: PoseBatch
+    driving_params: PoseBatch
+    identity: torch.Tensor
+    """(B, I) identity code of the clip (the source identity)."""
+    flipped: torch.Tensor
+    """(B,) bool: the pair was mirrored (keypoints and codes must be mirrored too)."""
+
+
+def decode_clip(path: Path) -> np.ndarray:
+    """(T, H, W, 3) RGB uint8 frames of a video file."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    if not frames:
+        raise ValueError(f"no frames decoded from {path}")
+    return np.stack(frames)
+
+
+class ClipStore:
+    """All clips of one split on ``device``, indexed like the prior-params file."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        params_file: Path,
+        validation: bool,
+        device: torch.device,
+        image_size: int = 256,
+    ) -> None:
+        with np.load(params_file, allow_pickle=False) as z:
+            p = {k: z[k] for k in z.files}
+        chosen = [
+            i
+            for i, ident in enumerate(p["clip_identity"])
+            if is_validation(str(ident)) == validation
+        ]
+        frames, starts, lengths, rows = [], [], [], []
+        offset = 0
+        for i in chosen:
+            clip = decode_clip(data_dir / "train" / str(p["clip_files"][i]))
+            n = min(len(clip), int(p["clip_frames"][i]))
+            frames.append(torch.from_numpy(clip[:n]))
+            rows.append(np.arange(p["clip_start"][i], p["clip_start"][i] + n))
+            starts.append(offset)
+            lengths.append(n)
+            offset += n
+        rows_all = np.concatenate(rows)
+
+        def take(key: str) -> torch.Tensor:
+            return torch.from_numpy(p[key][rows_all].astype(np.float32)).to(device)
+
+        self.device = device
+        self.image_size = image_size
+        self.frames = torch.cat(frames).to(device)  # N x S x S x 3 uint8
+        self.clip_start = torch.tensor(starts, device=device)
+        self.clip_length = torch.tensor(lengths, device=device)
+        self.clip_of_frame = torch.repeat_interleave(
+            torch.arange(len(chosen), device=device), self.clip_length
+        )
+        self.identity = torch.from_numpy(p["clip_identity_code"][chosen].astype(np.float32)).to(
+            device
+        )
+        self.rotation, self.translation = take("rotation"), take("translation")
+        self.scale, self.expression = take("scale"), take("expression")
+        self.valid = torch.from_numpy(p["valid"][rows_all]).to(device)
+        self.valid_index = torch.nonzero(self.valid).squeeze(1)
+        self.clip_names = [str(p["clip_files"][i]) for i in chosen]
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    def params(self, index: torch.Tensor) -> PoseBatch:
+        return PoseBatch(
+            self.rotation[index], self.translation[index], self.scale[index], self.expression[index]
+        )
+
+    def images(self, index: torch.Tensor) -> torch.Tensor:
+        """(B,) frame indices -> (B, 3, S, S) float in [0, 1], channels_last, S = image_size."""
+        x = self.frames[index].permute(0, 3, 1, 2).float().div_(255.0)
+        if x.shape[-1] != self.image_size:
+            x = torch.nn.functional.interpolate(x, size=self.image_size, mode="area")
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def pair(self, source: torch.Tensor, driving: torch.Tensor) -> PairBatch:
+        """An unaugmented batch of the given source and driving frame indices."""
+        return PairBatch(
+            self.images(source),
+            self.images(driving),
+            self.params(source),
+            self.params(driving),
+            self.identity[self.clip_of_frame[source]],
+            torch.zeros(source.shape[0], dtype=torch.bool, device=self.device),
+        )
+
+    def sample_indices(
+        self, batch: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random (source, driving) frame indices, both valid and from the same clip."""
+        pick = torch.randint(len(self.valid_index), (2, batch), generator=generator, device="cpu")
+        source = self.valid_index[pick[0].to(self.device)]
+        clip = self.clip_of_frame[source]
+        start, length = self.clip_start[clip], self.clip_length[clip]
+        offset = (torch.rand(batch, generator=generator).to(self.device) * length).long()
+        driving = start + offset
+        driving = torch.where(self.valid[driving], driving, source)
+        return source, driving
+
+
+def augment(batch: PairBatch, generator: torch.Generator, flip_p: float = 0.5) -> PairBatch:
+    """Mirror and colour-jitter a pair consistently (the same change for source and driving)."""
+    b = batch.source.shape[0]
+    device = batch.source.device
+    flip = (torch.rand(b, generator=generator) < flip_p).to(device)
+    jitter = (torch.rand(4, b, generator=generator).to(device) - 0.5) * 0.3
+    gray = torch.tensor([0.299, 0.587, 0.114], device=device).view(1, 3, 1, 1)
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        luma = (x * gray).sum(1, keepdim=True)
+        x = luma + (x - luma) * (1 + jitter[0, :, None, None, None])  # saturation
+        x = (x - 0.5) * (1 + jitter[1, :, None, None, None]) + 0.5  # contrast
+        x = x * (1 + jitter[2, :, None, None, None])  # brightness
+        x = x + 0.1 * jitter[3, :, None, None, None]  # level
+        return x.clamp(0, 1)
+
+    return PairBatch(
+        apply(batch.source),
+        apply(batch.driving),
+        batch.source_params,
+        batch.driving_params,
+        batch.identity,
+        flip,
+    )

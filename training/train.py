@@ -1,0 +1,292 @@
+"""Train the receiver in resumable chunks.
+
+    torchrun --nproc-per-node N -m facecodec.training.train --mode prior ...
+
+
+Each chunk trains until its time budget is spent, saves a checkpoint (resumed by the next
+chunk), evaluates on the held-out identities and writes metrics, a loss curve and a sample
+grid into the run directory (docs/training.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from facecodec.receiver import config as model_configs
+from facecodec.sender.face_model import FaceModel
+from facecodec.training import checkpoint, losses, validate
+from facecodec.training.data import EXPRESSION_DIMS, ClipStore, PairBatch, augment
+from facecodec.training.discriminator import MultiScaleDiscriminator
+from facecodec.training.model import (
+    BaselineGenerator,
+    BaselineWeights,
+    Conditioner,
+    Dropout,
+    PriorGenerator,
+    baseline_losses,
+)
+from facecodec.training.plots import plot_losses
+from facecodec.training.vgg import VGG16Features
+
+LOG_EVERY_STEPS = 50
+VALIDATION_DIMS = (50, 16, 4)
+"""Expression dims the prior model is validated at (keypoints from the same truncated code)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    mode: str
+    """'prior' (semantic keypoints + expression code) or 'baseline' (face-vid2vid keypoints)."""
+    data_dir: Path
+    params: Path
+    vgg: Path
+    run_dir: Path
+    model: str = "DEFAULT"
+    batch_size: int = 16
+    """Per GPU."""
+    lr: float = 2e-4
+    minutes: float = 8.0
+    """Training time of this chunk, before checkpoint and validation."""
+    max_steps: int = 0
+    """Stop after this many steps in this chunk (0: no limit), for smoke tests."""
+    perceptual_weight: float = 10.0
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 10.0
+    equivariance_weight: float = 10.0
+    keypoint_prior_weight: float = 10.0
+    head_pose_weight: float = 10.0
+    deformation_weight: float = 5.0
+    seed: int = 0
+    compile: bool = False
+    """torch.compile the generator model (worth it for chunks of several minutes)."""
+
+
+class Run:
+    """One chunk of training on this process's device."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.rank, self.world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+        if self.world > 1:
+            dist.init_process_group("nccl")
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        self.device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        self.rng = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank + int(time.time()))
+        model_cfg = getattr(model_configs, cfg.model)
+        face_model = FaceModel.load()
+        self.face_model_version = face_model.version
+        self.conditioner = Conditioner(face_model, model_cfg.num_keypoints).to(self.device)
+        generator = (
+            PriorGenerator(model_cfg) if cfg.mode == "prior" else BaselineGenerator(model_cfg)
+        )
+        self.generator = channels_last_2d(generator.to(self.device))
+        self.discriminator = MultiScaleDiscriminator().to(
+            self.device, memory_format=torch.channels_last
+        )
+        self.vgg = VGG16Features(cfg.vgg).to(self.device, memory_format=torch.channels_last)
+        fused = self.device.type == "cuda"
+        self.opt_g = torch.optim.Adam(
+            self.generator.parameters(), cfg.lr, betas=(0.5, 0.999), fused=fused
+        )
+        self.opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), cfg.lr, betas=(0.5, 0.999), fused=fused
+        )
+        self.step, self.seconds = 0, 0.0
+        self._resume()
+        self.gen_ddp, self.disc_ddp = self.generator, self.discriminator
+        if self.world > 1:
+            self.gen_ddp = DistributedDataParallel(self.generator, device_ids=[self.device.index])
+            self.disc_ddp = DistributedDataParallel(
+                self.discriminator, device_ids=[self.device.index]
+            )
+        self.image_size = model_cfg.image_size
+        if cfg.compile:
+            self.gen_ddp = torch.compile(self.gen_ddp)
+        self.train = ClipStore(
+            cfg.data_dir,
+            cfg.params,
+            validation=False,
+            device=self.device,
+            image_size=self.image_size,
+        )
+        self.dropout = Dropout()
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.cfg.run_dir / "checkpoint"
+
+    def _resume(self) -> None:
+        if not (self.ckpt_dir / checkpoint.META_FILE).exists():
+            return
+        tensors, meta = checkpoint.load(self.ckpt_dir)
+        checkpoint.restore_module("generator", self.generator, tensors)
+        checkpoint.restore_module("discriminator", self.discriminator, tensors)
+        checkpoint.restore_optimizer("opt_g", self.opt_g, tensors, meta["opt_g"])
+        checkpoint.restore_optimizer("opt_d", self.opt_d, tensors, meta["opt_d"])
+        self.step, self.seconds = meta["step"], meta["seconds"]
+
+    def _save(self) -> None:
+        tensors = {
+            **checkpoint.module_tensors("generator", self.generator, torch.float16),
+            **checkpoint.module_tensors("discriminator", self.discriminator, torch.float16),
+        }
+        g_opt, g_meta = checkpoint.flatten_optimizer("opt_g", self.opt_g)
+        d_opt, d_meta = checkpoint.flatten_optimizer("opt_d", self.opt_d)
+        meta = {
+            "step": self.step,
+            "seconds": self.seconds,
+            "opt_g": g_meta,
+            "opt_d": d_meta,
+            "config": {k: str(v) for k, v in asdict(self.cfg).items()},
+            "face_model": self.face_model_version,
+        }
+        checkpoint.save(self.ckpt_dir, {**tensors, **g_opt, **d_opt}, meta)
+
+    def forward(self, batch: PairBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Prediction and the mode's own generator-side losses."""
+        if self.cfg.mode == "prior":
+            inputs = self.conditioner(batch, self.dropout, self.rng)
+            return self.gen_ddp(batch.source, inputs), {}
+        theta = losses.random_affine(batch.source.shape[0], self.rng, self.device)
+        warped = losses.warp_image(batch.driving, theta)
+        prediction, _, det_d, det_w = self.gen_ddp(batch.source, batch.driving, warped)
+        prior = self.conditioner.evaluation(batch, EXPRESSION_DIMS)
+        weights = BaselineWeights(
+            self.cfg.equivariance_weight,
+            self.cfg.keypoint_prior_weight,
+            self.cfg.head_pose_weight,
+            self.cfg.deformation_weight,
+        )
+        return prediction, baseline_losses(weights, det_d, det_w, theta, prior.rot_driving)
+
+    def train_step(self) -> dict[str, float]:
+        c = self.cfg
+        source, driving = self.train.sample_indices(c.batch_size, self.rng)
+        batch = augment(self.train.pair(source, driving), self.rng)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda"):
+            prediction, terms = self.forward(batch)
+            terms["perceptual"] = c.perceptual_weight * losses.perceptual_loss(
+                self.vgg, prediction, batch.driving
+            )
+            self.discriminator.requires_grad_(False)
+            fake = self.discriminator(prediction)
+            real = self.discriminator(batch.driving)
+            self.discriminator.requires_grad_(True)
+            gan, matching = losses.generator_adversarial(fake, real)
+            terms["adversarial"] = c.adversarial_weight * gan
+            terms["feature_matching"] = c.feature_matching_weight * matching
+        loss_g = sum(terms.values())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda"):
+            loss_d = losses.discriminator_adversarial(
+                self.disc_ddp(prediction.detach()), self.disc_ddp(batch.driving)
+            )
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        terms["discriminator"] = loss_d
+        return {k: v.item() for k, v in terms.items()}
+
+    def run(self) -> None:
+        self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        self._train_until(start + self.cfg.minutes * 60)
+        self.seconds += time.time() - start
+        if self.rank == 0:
+            self._save()
+            self.validate()
+        if self.world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+
+    def _out_of_time(self, deadline: float, chunk_steps: int) -> bool:
+        """Rank 0's clock decides for all ranks, so they stop at the same step."""
+        late = torch.tensor(float(time.time() > deadline), device=self.device)
+        if self.world > 1:
+            dist.broadcast(late, 0)
+        return bool(late.item()) or (0 < self.cfg.max_steps <= chunk_steps)
+
+    def _train_until(self, deadline: float) -> None:
+        c = self.cfg
+        last, chunk_steps = time.time(), 0
+        while not self._out_of_time(deadline, chunk_steps):
+            values = self.train_step()
+            self.step += 1
+            chunk_steps += 1
+            if self.rank == 0 and self.step % LOG_EVERY_STEPS == 0:
+                now = time.time()
+                rate = LOG_EVERY_STEPS * c.batch_size * self.world / (now - last)
+                entry = {"step": self.step, "samples_per_s": round(rate, 1), **values}
+                with open(c.run_dir / "log.jsonl", "a") as log:
+                    log.write(json.dumps(entry) + "\n")
+                print(json.dumps(entry), flush=True)
+                last = now
+
+    def render(self, batch: PairBatch, dims: int) -> torch.Tensor:
+        """Prediction for unaugmented pairs with the first ``dims`` expression dims."""
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda"):
+            if self.cfg.mode == "baseline":
+                return self.generator(batch.source, batch.driving, batch.driving)[0]
+            return self.generator(batch.source, self.conditioner.evaluation(batch, dims))
+
+    def validate(self) -> None:
+        self.generator.eval()
+        store = ClipStore(
+            self.cfg.data_dir, self.cfg.params, True, self.device, image_size=self.image_size
+        )
+        dims_list = VALIDATION_DIMS if self.cfg.mode == "prior" else (0,)
+        table, columns = {}, []
+        for dims in dims_list:
+            result = validate.evaluate(store, lambda b, d=dims: self.render(b, d))
+            table[f"d{dims}"] = result.metrics
+            columns.append(result.predictions)
+        self.generator.train()
+        out = self.cfg.run_dir
+        entry = {"step": self.step, "seconds": self.seconds, **table}
+        with open(out / "validation.jsonl", "a") as f:
+            f.write(json.dumps(entry) + "\n")
+        print("validation", json.dumps(entry), flush=True)
+        validate.write_png(str(out / "samples.png"), validate.sample_grid(store, columns))
+        validate.write_predictions(str(out / "val_predictions.npz"), store, columns[0])
+        plot_losses(out / "log.jsonl", out / "losses.png")
+
+
+def channels_last_2d(module: torch.nn.Module) -> torch.nn.Module:
+    """NHWC weights for the 2D convolutions (3D ones keep their layout): faster cuDNN kernels."""
+    for m in module.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.to(memory_format=torch.channels_last)
+    return module
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(description=__doc__)
+    defaults = TrainConfig(mode="prior", data_dir=Path(), params=Path(), vgg=Path(), run_dir=Path())
+    for name, value in asdict(defaults).items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        else:
+            kind = Path if isinstance(value, Path) else type(value)
+            parser.add_argument(flag, type=kind, default=value)
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    Run(parse_args()).run()
