@@ -113,7 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="DEFAULT")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument(
+        "--compile",
+        default="",
+        help="comma-separated torch.compile modes to time too, e.g. reduce-overhead",
+    )
     parser.add_argument("--batches", default=",".join(map(str, BATCHES)))
     parser.add_argument("--out", type=Path, default=Path("runs/receiver_speed.json"))
     args = parser.parse_args(argv)
@@ -147,8 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"keyframe setup (F): {report['keyframe_ms']:.2f} ms", flush=True)
     print("eager:", flush=True)
     report["eager"] = measure(renderer, renderer, device, dtype, batches)
-    if args.compile:
-        for mode in ("max-autotune-no-cudagraphs", "reduce-overhead"):
+    for mode in filter(None, args.compile.split(",")):
+        if True:
             print(f"compiled ({mode}):", flush=True)
             compiled = torch.compile(renderer, mode=mode, dynamic=False)
             report[f"compiled_{mode}"] = measure(compiled, renderer, device, dtype, batches)

@@ -77,9 +77,12 @@ class DenseMotion(nn.Module):
         deformation = (masks.unsqueeze(-1) * flows).sum(dim=1)  # B x D' x H' x W' x 3
         occlusion = torch.sigmoid(self.occlusion(features.flatten(1, 2)))  # B x 1 x H' x W'
         if self.downsample > 1:
-            deformation = nnf.interpolate(
-                deformation.permute(0, 4, 1, 2, 3), size=(d, h, w), mode="trilinear"
-            ).permute(0, 2, 3, 4, 1)
+            # Upsample the displacement, not the sampling positions: interpolating positions
+            # would pull border voxels inwards by half a coarse voxel.
+            displacement = (deformation - grid).permute(0, 4, 1, 2, 3)
+            displacement = nnf.interpolate(displacement, size=(d, h, w), mode="trilinear")
+            fine = identity_grid(d, h, w, device=volume.device)
+            deformation = fine + displacement.permute(0, 2, 3, 4, 1)
             occlusion = nnf.interpolate(occlusion, size=(h, w), mode="bilinear")
         return Motion(deformation, occlusion)
 

@@ -47,6 +47,11 @@ def restore_optimizer(
         index, key = name[len(prefix) + 1 :].split(".", 1)
         state.setdefault(int(index), {})[key] = torch.tensor(value)
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    # Fused Adam needs each moment in its parameter's memory format (channels_last convs).
+    for param, entries in optimizer.state.items():
+        for key, value in entries.items():
+            if torch.is_tensor(value) and value.shape == param.shape:
+                entries[key] = torch.empty_like(param).copy_(value)
 
 
 def save(directory: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:

@@ -22,6 +22,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from facecodec.receiver import config as model_configs
+from facecodec.receiver.weights import load_weights
 from facecodec.sender.face_model import FaceModel
 from facecodec.training import checkpoint, losses, validate
 from facecodec.training.data import EXPRESSION_DIMS, ClipStore, PairBatch, augment
@@ -66,6 +67,11 @@ class TrainConfig:
     head_pose_weight: float = 10.0
     deformation_weight: float = 5.0
     seed: int = 0
+    init_weights: str = ""
+    """Start a new run from exported weights (training/export.py) in this folder, when the run
+    has no checkpoint yet (e.g. after the face model changed)."""
+    face_model: str = ""
+    """Face model file the params were fitted with ('' = the shipped one)."""
     compile: bool = False
     """torch.compile the generator model (worth it for chunks of several minutes)."""
 
@@ -87,7 +93,7 @@ class Run:
             torch.backends.cudnn.allow_tf32 = True
         self.rng = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank + int(time.time()))
         model_cfg = getattr(model_configs, cfg.model)
-        face_model = FaceModel.load()
+        face_model = FaceModel.load(cfg.face_model or None)
         self.face_model_version = face_model.version
         self.conditioner = Conditioner(face_model, model_cfg.num_keypoints).to(self.device)
         generator = (
@@ -131,6 +137,8 @@ class Run:
 
     def _resume(self) -> None:
         if not (self.ckpt_dir / checkpoint.META_FILE).exists():
+            if self.cfg.init_weights:
+                self._initialise(Path(self.cfg.init_weights))
             return
         tensors, meta = checkpoint.load(self.ckpt_dir)
         checkpoint.restore_module("generator", self.generator, tensors)
@@ -138,6 +146,15 @@ class Run:
         checkpoint.restore_optimizer("opt_g", self.opt_g, tensors, meta["opt_g"])
         checkpoint.restore_optimizer("opt_d", self.opt_d, tensors, meta["opt_d"])
         self.step, self.seconds = meta["step"], meta["seconds"]
+
+    def _initialise(self, directory: Path) -> None:
+        """Generator networks from exported fp16 weights; the discriminator starts afresh."""
+        for part in ("synthesizer", "detector"):
+            module = getattr(self.generator, part, None)
+            if module is not None:
+                name = self.cfg.mode if part == "synthesizer" else f"{self.cfg.mode}_detector"
+                state, _ = load_weights(name, directory)
+                module.load_state_dict(state)
 
     def _save(self) -> None:
         tensors = {
