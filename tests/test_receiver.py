@@ -1,0 +1,74 @@
+"""The shipped receiver weights on CPU: loading, versions, and frames of the demo clip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facecodec import demo_clip
+from facecodec.receiver.receiver import Receiver
+from facecodec.receiver.weights import BASELINE_WEIGHTS, PRIOR_WEIGHTS, load_weights
+from facecodec.sender.face_model import FaceModel
+from facecodec.sender.fit import FaceFitter, crop_landmarks
+from facecodec.sender.landmarks import FaceLandmarker
+from facecodec.training.data import decode_clip
+from facecodec.training.metrics import psnr
+from facecodec.types import FrameParams, Keyframe
+
+FRAMES = (0, 20, 40)
+
+
+@pytest.fixture(scope="module")
+def demo() -> tuple[list[np.ndarray], list[FrameParams], np.ndarray]:
+    """Three frames of the demo clip with their prior parameters and the speaker's identity."""
+    video = decode_clip(demo_clip())
+    frames = [video[i] for i in FRAMES]
+    with FaceLandmarker(video=False) as landmarker:
+        points = [crop_landmarks(landmarker(f), f.shape[0]) for f in frames]
+    fit = FaceFitter(FaceModel.load()).fit_identity(points)
+    return frames, [f.params for f in fit.frames], fit.identity
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Receiver:
+    return Receiver(device="cpu")
+
+
+def test_shipped_weights_name_their_versions() -> None:
+    for name in (PRIOR_WEIGHTS, BASELINE_WEIGHTS):
+        state, info = load_weights(name)
+        assert info.face_model == FaceModel.load().version
+        assert info.mode == name
+        assert all(np.isfinite(v.numpy()).all() for v in state.values())
+
+
+def test_renders_the_driver_from_the_keyframe(receiver: Receiver, demo) -> None:
+    frames, params, identity = demo
+    receiver.set_keyframe(Keyframe(frames[0], identity, params[0], FaceModel.load().version))
+    out = receiver.render(params[1:])
+    assert out.shape == (2, 256, 256, 3) and out.dtype == np.uint8
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float() / 255
+
+    quality = psnr(t(out), t(frames[1:]))
+    assert (quality > 20).all(), quality
+
+
+def test_fewer_expression_dims_and_explicit_keypoints(receiver: Receiver, demo) -> None:
+    frames, params, identity = demo
+    receiver.set_keyframe(Keyframe(frames[0], identity, params[0], FaceModel.load().version))
+    p = params[2]
+    truncated = FrameParams(p.seq, p.rotation, p.translation, p.scale, p.expression[:4])
+    keypoints = FaceModel.load().keypoints(identity, p, count=8)
+    explicit = FrameParams(p.seq, p.rotation, p.translation, p.scale, p.expression[:4], keypoints)
+    full, few, with_kp = receiver.render([p, truncated, explicit])
+    assert np.abs(full.astype(int) - few.astype(int)).mean() > 0.1
+    assert np.abs(few.astype(int) - with_kp.astype(int)).mean() > 0.1
+
+
+def test_rejects_a_keyframe_of_another_face_model(receiver: Receiver, demo) -> None:
+    frames, params, identity = demo
+    with pytest.raises(ValueError, match="face model"):
+        receiver.set_keyframe(Keyframe(frames[0], identity, params[0], "some-other-model"))
