@@ -1,0 +1,101 @@
+"""What every method in a benchmark run implements, and what it hands back.
+
+A method codes the driving frames of a clip (with a source frame as its keyframe where it
+uses one) at one operating point and returns the frames the receiving side shows, every
+message it sent, and its time. Bytes are counted from the messages (``rates.py``), never taken
+from a method's own summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+
+
+class Mode(StrEnum):
+    RECONSTRUCTION = "reconstruction"
+    """Source = first frame of a clip; drive with the rest; the clip is the ground truth."""
+    REENACTMENT = "reenactment"
+    """Source from one identity, driver from another; no ground truth frames."""
+
+
+class MessageKind(StrEnum):
+    KEYFRAME = "keyframe"
+    """A source image / intra frame (reliable channel in a call)."""
+    FRAMES = "frames"
+    """Per-frame data (the unreliable frames channel)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: MessageKind
+    payload_bytes: int
+    """Bytes of the message as the method produced it (without transport framing)."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One operating point of a method in a run."""
+
+    label: str
+    """Stable name in results and on resumption, e.g. 'lowest', '2kbps', 'k8-e16'."""
+    target_bps: int | None
+    """The payload bit rate asked for; None for a point defined otherwise (e.g. 'lowest')."""
+
+
+@dataclass
+class MethodInput:
+    source: np.ndarray
+    """(S, S, 3) uint8 RGB keyframe image."""
+    driving: np.ndarray
+    """(N, S, S, 3) uint8 RGB frames to code and redraw."""
+    fps: float
+    point: Point
+    keyframe_interval: int | None
+    """Refresh the keyframe from the driving frame every this many frames (as JVET AHG16's
+    common software does every 32); None: the call's own mode, keyframe at the start only."""
+
+
+@dataclass
+class MethodResult:
+    frames: np.ndarray
+    """(N, S, S, 3) uint8 RGB frames shown at the receiver, one per driving frame."""
+    messages: list[Message]
+    """Every message sent, keyframes included, in order."""
+    sender_ms: float
+    """Sender time for the whole clip (capture-side analysis and encoding), in ms."""
+    receiver_ms: float
+    """Receiver time for the whole clip (decoding and drawing), in ms."""
+    receiver_device: str
+    """Where the receiver ran, e.g. 'cpu' or 'cuda:0 (NVIDIA H100)'."""
+
+
+class Method(Protocol):
+    """A codec under test."""
+
+    name: str
+    """Stable name in results, e.g. 'h264', 'facecodec', 'baseline'."""
+    modes: frozenset[Mode]
+
+    def unavailable(self) -> str | None:
+        """Why this method cannot run here (missing weights, encoder, ...), or None."""
+        ...
+
+    def points(self, targets_bps: Sequence[int]) -> list[Point]:
+        """The operating points to run for the run's target bit rates."""
+        ...
+
+    def run(self, job: MethodInput) -> MethodResult:
+        """Code ``job.driving`` at ``job.point`` and draw it at the receiver."""
+        ...
+
+
+def target_label(bps: int) -> str:
+    """'2kbps', '500bps', '1.5kbps': a target as a person writes it."""
+    if bps >= 1000:
+        return f"{bps / 1000:g}kbps"
+    return f"{bps}bps"
