@@ -9,6 +9,7 @@ run on one thread so that their times compare with the sender's single core.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ LOWEST = "lowest"
 """Label of the constant largest-quantiser point."""
 CALL_MODE_GOP = 1 << 30
 """Intra period of the call's own mode: a keyframe at the start only."""
+SVT_LOG_ENV, SVT_LOG_ERRORS_ONLY = "SVT_LOG", "1"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class CodecFamily:
 
 
 _VBV = {"maxrate": "{bps}", "bufsize": "{bps}"}
+_X265_QUIET = "pools=1:frame-threads=1:log-level=error"
 H264 = CodecFamily(
     "h264",
     (
@@ -66,8 +69,8 @@ H265 = CodecFamily(
     (
         EncoderSettings(
             "libx265",
-            {"preset": "medium", "tune": "zerolatency", "x265-params": "pools=1:frame-threads=1"},
-            {"x265-params": "pools=1:frame-threads=1:qp=51"},
+            {"preset": "medium", "tune": "zerolatency", "x265-params": _X265_QUIET},
+            {"x265-params": _X265_QUIET + ":qp=51"},
             _VBV,
         ),
     ),
@@ -156,6 +159,7 @@ class ClassicalCodec:
 
     def _encode(self, frames: np.ndarray, side: int, job: MethodInput) -> list[av.Packet]:
         assert self.encoder is not None
+        os.environ.setdefault(SVT_LOG_ENV, SVT_LOG_ERRORS_ONLY)  # SVT-AV1 logs to stderr
         codec = av.CodecContext.create(self.encoder.encoder, "w")
         codec.width = codec.height = side
         codec.pix_fmt = "yuv420p"

@@ -1,0 +1,113 @@
+"""``facecodec bench VIDEOS... --bitrates 1kbps,2kbps --out DIR``: bit rate versus quality of
+facecodec, the unsupervised-keypoint baseline and H.264/H.265/AV1 on the same face crops
+(docs/benchmarks.md). Resumable: finished entries in DIR are skipped on a rerun."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from facecodec.bitrate.target import bitrate_argument
+
+
+def _bitrates(text: str) -> tuple[int, ...]:
+    return tuple(bitrate_argument(part) for part in text.split(",") if part.strip())
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        scales = tuple(float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad scales {text!r}: e.g. 1,0.5") from exc
+    if not all(0 < s <= 1 for s in scales):
+        raise argparse.ArgumentTypeError("scales must be in (0, 1]")
+    return scales
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="bit rate versus AKD and other metrics", description=__doc__
+    )
+    parser.add_argument("videos", type=Path, nargs="*", help="input videos (any size)")
+    parser.add_argument(
+        "--validation",
+        type=Path,
+        metavar="DATA_DIR",
+        help="add the held-out validation clips of a data folder with train.tsv "
+        "(training/splits.py), with their identities",
+    )
+    parser.add_argument("--max-clips", type=int, help="use at most this many clips")
+    parser.add_argument(
+        "--bitrates", type=_bitrates, default=_bitrates("1kbps,2kbps,4kbps,8kbps"),
+        help="payload targets, comma-separated (default 1kbps,2kbps,4kbps,8kbps)",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, required=True, help="results folder (resumable)")
+    parser.add_argument(
+        "--mode", choices=("reconstruction", "reenactment", "both"), default="reconstruction"
+    )
+    parser.add_argument("--device", default="cpu", help="cuda or cpu, for the networks")
+    parser.add_argument(
+        "--keyframe-interval", type=int, metavar="N",
+        help="refresh the keyframe every N frames (JVET AHG16 uses 32); default: the call's "
+        "own mode, one keyframe at the start",
+    )  # fmt: skip
+    parser.add_argument("--max-frames", type=int, help="use at most this many frames per clip")
+    parser.add_argument(
+        "--feature-stride", type=int, default=5,
+        help="AED and the Fréchet features on every n-th frame (default 5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--classical-scales", type=_scales, default=(1.0,),
+        help="also code classical codecs at these shares of the frame size, e.g. 1,0.5",
+    )  # fmt: skip
+    parser.set_defaults(run=run)
+
+
+def _inputs(args: argparse.Namespace) -> tuple[list[Path], tuple[tuple[str, str], ...]]:
+    videos = list(args.videos)
+    identities: tuple[tuple[str, str], ...] = ()
+    if args.validation is not None:
+        from facecodec.training.splits import split_clips
+
+        _, validation = split_clips(args.validation)
+        videos += [c.path for c in validation]
+        identities = tuple((c.path.stem, c.identity) for c in validation)
+    if args.max_clips is not None:
+        videos = videos[: args.max_clips]
+    missing = [str(v) for v in videos if not v.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no such video: {', '.join(missing)}")
+    if not videos:
+        raise ValueError("no input videos: give VIDEOS or --validation DATA_DIR")
+    return videos, identities
+
+
+def run(args: argparse.Namespace) -> int:
+    from facecodec.benchmark.bench import Bench, BenchConfig
+    from facecodec.benchmark.face_crop import FixedFaceCrop
+    from facecodec.benchmark.methods import Mode
+    from facecodec.benchmark.registry import all_methods
+    from facecodec.benchmark.report import write_report
+
+    if args.keyframe_interval is not None and args.keyframe_interval < 1:
+        raise ValueError("--keyframe-interval must be at least 1")
+    videos, identities = _inputs(args)
+    modes = tuple(Mode) if args.mode == "both" else (Mode(args.mode),)
+    config = BenchConfig(
+        videos=tuple(videos),
+        targets_bps=args.bitrates,
+        out=args.out,
+        modes=modes,
+        device=args.device,
+        keyframe_interval=args.keyframe_interval,
+        max_frames=args.max_frames,
+        feature_stride=args.feature_stride,
+        identities=identities,
+    )
+    bench = Bench(config, all_methods(args.classical_scales), FixedFaceCrop())
+    records = bench.run()
+    write_report(args.out, records, bench.unavailable, config.settings())
+    print((args.out / "summary.md").read_text())
+    print(f"results in {args.out}", file=sys.stderr)
+    return 0
