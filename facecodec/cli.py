@@ -8,7 +8,7 @@ import sys
 
 from facecodec import __version__
 
-COMMANDS: tuple[str, ...] = ("encode", "inspect", "bench")
+COMMANDS: tuple[str, ...] = ("bench",)
 """Subcommand modules in facecodec.commands; each has ``add_parser(subparsers)``."""
 
 
