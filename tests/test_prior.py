@@ -1,0 +1,176 @@
+"""The sender's prior pipeline on real clips: frames in order with one frozen identity, keypoints
+in crop coordinates, frames without a face, several faces, keyframes, and the DECA backend
+(synthetic DECA and FLAME files of the real layout)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from deca_synthetic import synthetic_files
+from sender_clips import CANVAS_SHAPE, background, clip_frames, place, validation_clip_paths
+
+from facecodec.sender.face_model import K_MAX
+from facecodec.sender.fit import crop_landmarks
+from facecodec.sender.landmarks import FaceLandmarker
+from facecodec.sender.prior import (
+    DecaFacePrior,
+    DecaFiles,
+    FacePrior,
+    MediaPipePrior,
+    PriorConfig,
+    PriorFrame,
+)
+from facecodec.types import MAX_EXPRESSION_DIMS
+
+FRAMES = 30
+IDENTITY_FRAMES = 10
+KEYPOINT_ERROR_PX = 3.0
+"""Mean distance, in 256-crop pixels, between the prior's keypoints and MediaPipe's landmarks
+at the same vertices found afresh on the crop (fit error plus MediaPipe's own jitter)."""
+
+
+@pytest.fixture(scope="module")
+def prior() -> Iterator[MediaPipePrior]:
+    with_prior = MediaPipePrior(PriorConfig(identity_frames=IDENTITY_FRAMES))
+    yield with_prior
+    with_prior.close()
+
+
+def run(prior: FacePrior, frames: list[np.ndarray]) -> tuple[list[PriorFrame], list[int]]:
+    """All frames of a new stream through the prior; the outputs and how many each call gave."""
+    prior.reset()
+    out, counts = [], []
+    for seq, frame in enumerate(frames):
+        ready = prior.process(frame, seq)
+        counts.append(len(ready))
+        out += ready
+    return out + prior.flush(), counts
+
+
+def test_frames_come_out_in_order_with_one_frozen_identity(prior: MediaPipePrior) -> None:
+    frames = list(clip_frames(validation_clip_paths()[1], FRAMES))
+    out, counts = run(prior, frames)
+    # The first frames wait for the identity, then everything flows one to one.
+    assert counts == [0] * (IDENTITY_FRAMES - 1) + [IDENTITY_FRAMES] + [1] * (FRAMES - 10)
+    assert [f.params.seq for f in out] == list(range(FRAMES))
+    identity = out[0].identity
+    assert identity is not None and identity.shape == (prior.model.identity_dims,)
+    assert all(f.identity is identity for f in out), "one identity, frozen"
+    assert [f.new_crop for f in out] == [True] + [False] * (FRAMES - 1)
+    for f in out:
+        assert f.params.face and f.crop.shape == (256, 256, 3)
+        assert f.params.expression.shape == (MAX_EXPRESSION_DIMS,)
+        assert f.params.keypoints.shape == (K_MAX, 3)
+
+
+def test_keypoints_sit_on_the_face_in_the_crop(prior: MediaPipePrior) -> None:
+    """On 720p input: keypoints (crop coordinates) against landmarks found on the crop image."""
+    frames = clip_frames(validation_clip_paths()[0], IDENTITY_FRAMES)
+    inputs = [place(background(), frame, 420, 640, 200) for frame in frames]
+    out, _ = run(prior, inputs)
+    vertices = prior.model.keypoint_indices
+    with FaceLandmarker(video=False) as landmarker:
+        for f in out:
+            found = crop_landmarks(landmarker(f.crop), 256)[vertices, :2]
+            error_px = np.linalg.norm(f.params.keypoints[:, :2] - found, axis=1).mean() * 128
+            assert error_px < KEYPOINT_ERROR_PX
+
+
+def test_identity_stays_frozen_until_reset(prior: MediaPipePrior) -> None:
+    first = list(clip_frames(validation_clip_paths()[0], IDENTITY_FRAMES))
+    other = list(clip_frames(validation_clip_paths()[-1], IDENTITY_FRAMES))
+    out, _ = run(prior, first)
+    for seq, frame in enumerate(other, start=len(first)):
+        out += prior.process(frame, seq)
+    assert all(f.identity is out[0].identity for f in out)
+    after_reset, _ = run(prior, other)
+    assert np.abs(after_reset[0].identity - out[0].identity).max() > 0.5
+
+
+def test_frames_without_a_face_give_no_face_params(prior: MediaPipePrior) -> None:
+    rng = np.random.default_rng(0)
+    blank = np.zeros((256, 256, 3), np.uint8)
+    noise = rng.integers(0, 256, (*CANVAS_SHAPE, 3), dtype=np.uint8)
+    faces = list(clip_frames(validation_clip_paths()[0], IDENTITY_FRAMES))
+    frames = [blank, noise, blank, *faces, noise, blank]
+    out, counts = run(prior, frames)
+    assert counts[:3] == [1, 1, 1], "nothing to wait for before the first face"
+    assert [f.params.seq for f in out] == list(range(len(frames)))
+    assert [f.params.face for f in out] == [False] * 3 + [True] * IDENTITY_FRAMES + [False] * 2
+    for f in out[:3]:
+        assert f.crop is None and f.identity is None and f.params.keypoints is None
+    assert all(f.identity is out[3].identity for f in out[3:])
+    with pytest.raises(ValueError, match="no face"):
+        prior.keyframe(out[-1])
+
+
+@pytest.mark.parametrize("large_on_left", [True, False])
+def test_the_largest_face_is_kept(prior: MediaPipePrior, large_on_left: bool) -> None:
+    paths = validation_clip_paths()
+    large = clip_frames(paths[0], IDENTITY_FRAMES)
+    small = clip_frames(paths[-1], IDENTITY_FRAMES)
+    large_x, small_x = (60, 820) if large_on_left else (760, 100)
+    inputs = [
+        place(place(background(), big, 440, large_x, 140), little, 260, small_x, 230)
+        for big, little in zip(large, small, strict=True)
+    ]
+    out, _ = run(prior, inputs)
+    assert all(f.params.face for f in out)
+    for f in out:
+        centre = f.box.x + f.box.side / 2
+        assert large_x < centre < large_x + 440, "the crop sits on the large face"
+    # The identity is the large face's, measured alone, not the small one's.
+    large_alone, _ = run(prior, [place(background(), f, 440, large_x, 140) for f in large])
+    small_alone, _ = run(prior, [place(background(), f, 440, large_x, 140) for f in small])
+    to_large = np.linalg.norm(out[0].identity - large_alone[0].identity)
+    to_small = np.linalg.norm(out[0].identity - small_alone[0].identity)
+    assert to_large < 0.5 * to_small
+
+
+def test_keyframe_is_the_crop_with_identity_and_versions(prior: MediaPipePrior) -> None:
+    out, _ = run(prior, list(clip_frames(validation_clip_paths()[1], IDENTITY_FRAMES)))
+    keyframe = prior.keyframe(out[4], network="net-v1")
+    assert keyframe.image is out[4].crop
+    assert keyframe.identity is out[4].identity
+    assert keyframe.face_model == prior.model.version and keyframe.network == "net-v1"
+    assert keyframe.params.seq == 4 and keyframe.params.keypoints is None
+    np.testing.assert_array_equal(keyframe.params.expression, out[4].params.expression)
+
+
+@pytest.fixture
+def flush_denormals() -> Iterator[None]:
+    """Random synthetic weights drive DECA's activations into denormal floats, which CPUs
+    compute several times slower; flushing them keeps this test short."""
+    torch.set_flush_denormal(True)
+    yield
+    torch.set_flush_denormal(False)
+
+
+@pytest.mark.usefixtures("flush_denormals")
+def test_deca_prior_on_real_frames(tmp_path_factory: pytest.TempPathFactory) -> None:
+    files = synthetic_files(tmp_path_factory)
+    deca = DecaFacePrior(
+        DecaFiles(files.deca_weights, files.flame_model), PriorConfig(identity_frames=2)
+    )
+    frames = clip_frames(validation_clip_paths()[0], 3)
+    inputs = [place(background(), frame, 420, 640, 200) for frame in frames]
+    out, counts = run(deca, inputs)
+    deca.close()
+    assert counts == [0, 2, 1]
+    assert all(f.params.face for f in out)
+    assert out[0].identity.shape == (100,)
+    assert out[0].params.expression.shape == (MAX_EXPRESSION_DIMS,)
+    assert out[0].params.keypoints.shape == (32, 3)
+    assert deca.keyframe(out[0]).face_model == deca.version
+    expected = deca.backend.keypoints(out[0].identity, out[0].params, 32)
+    np.testing.assert_allclose(out[0].params.keypoints, expected)
+
+
+def test_deca_prior_names_missing_files(tmp_path: Path) -> None:
+    files = DecaFiles(tmp_path / "deca_model.tar", tmp_path / "generic_model.pkl")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        DecaFacePrior(files)
