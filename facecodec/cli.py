@@ -8,7 +8,7 @@ import sys
 
 from facecodec import __version__
 
-COMMANDS: tuple[str, ...] = ("bench",)
+COMMANDS: tuple[str, ...] = ("encode", "bench")
 """Subcommand modules in facecodec.commands; each has ``add_parser(subparsers)``."""
 
 

@@ -6,10 +6,11 @@ frame's index in the iteration is its sequence number in the stream.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Self
 
 import numpy as np
 
@@ -30,15 +31,26 @@ class SourceInfo:
     """Frame count when the container states one (files), None for cameras and unknown."""
 
 
-class FrameSource(Protocol):
+class FrameSource(ABC):
+    """Frames in capture order; close it (or use it as a context manager) when done."""
+
     info: SourceInfo
 
-    def __iter__(self) -> Iterator[np.ndarray]: ...
+    @abstractmethod
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """(H, W, 3) RGB uint8 frames."""
 
+    @abstractmethod
     def close(self) -> None: ...
 
+    def __enter__(self) -> Self:
+        return self
 
-class VideoFile:
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class VideoFile(FrameSource):
     """The first video stream of a file, decoded with PyAV.
 
     ``threads`` sets the decoder's threads (0: PyAV's choice; 1 for one-core measurements).
@@ -83,14 +95,8 @@ class VideoFile:
     def close(self) -> None:
         self._container.close()
 
-    def __enter__(self) -> VideoFile:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class Camera:
+class Camera(FrameSource):
     """A camera opened by OpenCV (index as in ``cv2.VideoCapture``); ValueError if it does not
     open. Iteration ends when the camera stops delivering frames."""
 
@@ -120,12 +126,6 @@ class Camera:
 
     def close(self) -> None:
         self._capture.release()
-
-    def __enter__(self) -> Camera:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_source(spec: str | Path, threads: int = 0) -> VideoFile | Camera:

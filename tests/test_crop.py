@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sender_clips import background, clip_frames, place, validation_clip_paths
+from sender_inputs import background, clip_frames, place, validation_clip_paths
 
 from facecodec import demo_clip
 from facecodec.sender.crop import CropBox, FaceCropper, TrainingFraming

@@ -9,9 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from deca_synthetic import synthetic_files
-from sender_clips import CANVAS_SHAPE, background, clip_frames, place, validation_clip_paths
+from sender_inputs import (  # noqa: F401 (flush_denormals is a fixture)
+    CANVAS_SHAPE,
+    background,
+    clip_frames,
+    flush_denormals,
+    place,
+    validation_clip_paths,
+)
 
 from facecodec.sender.face_model import K_MAX
 from facecodec.sender.fit import crop_landmarks
@@ -139,15 +145,6 @@ def test_keyframe_is_the_crop_with_identity_and_versions(prior: MediaPipePrior) 
     assert keyframe.face_model == prior.model.version and keyframe.network == "net-v1"
     assert keyframe.params.seq == 4 and keyframe.params.keypoints is None
     np.testing.assert_array_equal(keyframe.params.expression, out[4].params.expression)
-
-
-@pytest.fixture
-def flush_denormals() -> Iterator[None]:
-    """Random synthetic weights drive DECA's activations into denormal floats, which CPUs
-    compute several times slower; flushing them keeps this test short."""
-    torch.set_flush_denormal(True)
-    yield
-    torch.set_flush_denormal(False)
 
 
 @pytest.mark.usefixtures("flush_denormals")

@@ -1,16 +1,18 @@
-"""Real inputs for the sender tests, made at test time from clips of ../shared/data (never
-committed): frames of validation-identity clips, and those frames placed on larger synthetic
-canvases (720p input, several faces)."""
+"""Inputs for the sender tests: real frames made at test time from clips of ../shared/data
+(never committed), frames of validation-identity clips and those frames placed on larger
+synthetic canvases (720p input, several faces); and a fixture for the DECA backend's speed."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from facecodec.sender.capture import VideoFile
 
@@ -52,3 +54,12 @@ def place(canvas: np.ndarray, frame: np.ndarray, side: int, x: int, y: int) -> n
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, w), min(y + side, h)
     out[y0:y1, x0:x1] = image[y0 - y : y1 - y, x0 - x : x1 - x]
     return out
+
+
+@pytest.fixture
+def flush_denormals() -> Iterator[None]:
+    """Random synthetic DECA weights drive the activations into denormal floats, which CPUs
+    compute several times slower; flushing them keeps the DECA tests short."""
+    torch.set_flush_denormal(True)
+    yield
+    torch.set_flush_denormal(False)
