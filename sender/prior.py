@@ -154,15 +154,25 @@ class FacePrior(ABC, Generic[Measurement]):
         return Keyframe(frame.crop, frame.identity, params, self.version, network)
 
     def _look(self, frame: np.ndarray, seq: int) -> _Held[Measurement]:
-        landmarks = self.tracker(frame, self.cropper.box)
+        landmarks = self._landmarks(frame)
         if landmarks is None:
             self.cropper.lost()
             return _Held(seq, None, None, False, self.cropper.box)
+        box, moved, crop, crop_points = self._crop(frame, landmarks)
+        measurement = self._measure(crop, crop_points)
+        return _Held(seq, measurement, None if measurement is None else crop, moved, box)
+
+    def _landmarks(self, frame: np.ndarray) -> np.ndarray | None:
+        """(478, 3) landmarks of the followed face in frame pixels, or None."""
+        return self.tracker(frame, self.cropper.box)
+
+    def _crop(
+        self, frame: np.ndarray, landmarks: np.ndarray
+    ) -> tuple[CropBox, bool, np.ndarray, np.ndarray]:
+        """The crop box, whether it moved, the crop image and the landmarks in its pixels."""
         box, moved = self.cropper.update(landmarks, frame.shape)
         size = self.config.crop.size
-        crop = box.cut(frame, size)
-        measurement = self._measure(crop, box.to_crop_pixels(landmarks, size))
-        return _Held(seq, measurement, None if measurement is None else crop, moved, box)
+        return box, moved, box.cut(frame, size), box.to_crop_pixels(landmarks, size)
 
     def _finish(self, held: _Held[Measurement]) -> PriorFrame:
         if held.measurement is None or self.identity is None:
