@@ -1,0 +1,157 @@
+"""Command-line pieces that ``facecodec send``, ``receive`` and ``call`` share: durations,
+inputs, rate and rendering flags, and the torch/rendering set-up they imply."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+from facecodec import demo_clip
+from facecodec.bitrate import DEFAULT_TABLE_PATH, RateTable, bitrate_argument, load_table
+from facecodec.receiver.receiver import Receiver, pick_device
+from facecodec.sender.capture import CAMERA_PREFIX
+
+from .render import RenderConfig, RenderPolicy
+from .send_session import SendConfig
+
+DEMO_INPUT = "demo"
+"""``--input demo``: the bundled demo clip."""
+DEFAULT_BITRATE = "2kbps"
+DEFAULT_MAX_LATENCY = "200ms"
+CPU_RENDER_EVERY = 4
+"""On a CPU a frame takes 0.5-1.5 s to render: every 4th frame of the 8-second demo clip
+(about 45 frames) renders in about a minute on two cores."""
+_DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*", re.IGNORECASE)
+
+
+def parse_duration_ms(text: str) -> float:
+    """``200ms``, ``0.5s`` or ``200`` (milliseconds) -> milliseconds; ValueError otherwise."""
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(f"bad duration {text!r}: write e.g. 200ms or 0.5s")
+    number, unit = match.groups()
+    value = float(number) * (1000.0 if (unit or "ms").lower() == "s" else 1.0)
+    if value <= 0:
+        raise ValueError(f"duration {text!r} must be positive")
+    return value
+
+
+def duration_argument(text: str) -> float:
+    """``parse_duration_ms`` for argparse's ``type=``."""
+    try:
+        return parse_duration_ms(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def input_spec(text: str) -> str:
+    """``--input``: a camera index (``0``), ``demo``, or a video file -> what
+    ``sender.capture.open_source`` opens."""
+    if text.isdigit():
+        return f"{CAMERA_PREFIX}{text}"
+    if text == DEMO_INPUT:
+        return str(demo_clip())
+    return text
+
+
+def is_camera(spec: str) -> bool:
+    return spec.startswith(CAMERA_PREFIX)
+
+
+def add_rate_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("bit rate")
+    group.add_argument(
+        "--bitrate",
+        type=bitrate_argument,
+        default=DEFAULT_BITRATE,
+        metavar="RATE",
+        help=f"payload target as the paper counts it, e.g. 1kbps, 2kbps, 8kbps "
+        f"(default {DEFAULT_BITRATE})",
+    )
+    group.add_argument(
+        "--wire-bitrate",
+        type=bitrate_argument,
+        default=None,
+        metavar="RATE",
+        help="also keep the wire rate (payload + DTLS/SCTP/UDP/IP headers) under this, by "
+        "bundling more frames per message",
+    )
+    group.add_argument(
+        "--max-latency",
+        type=duration_argument,
+        default=DEFAULT_MAX_LATENCY,
+        metavar="TIME",
+        help=f"longest a frame waits to be bundled (default {DEFAULT_MAX_LATENCY})",
+    )
+
+
+def send_config(args: argparse.Namespace) -> SendConfig:
+    return SendConfig(args.bitrate, args.max_latency, args.wire_bitrate)
+
+
+def rate_table() -> RateTable:
+    """The shipped rate-distortion table; FileNotFoundError saying how to build it."""
+    if not DEFAULT_TABLE_PATH.exists():
+        raise FileNotFoundError(
+            f"the rate-distortion table {DEFAULT_TABLE_PATH} is missing: build it with "
+            "python -m facecodec.bitrate.rd_table"
+        )
+    return load_table()
+
+
+def add_render_arguments(parser: argparse.ArgumentParser, every: int | None, policy: str) -> None:
+    """``every`` None: the default depends on the device (see ``default_render_every``)."""
+    group = parser.add_argument_group("rendering")
+    group.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the receiver renders (auto: the GPU if there is one)",
+    )
+    group.add_argument(
+        "--render-every",
+        type=int,
+        default=every,
+        metavar="N",
+        help="render every n-th frame only (0: none); default: every frame on a GPU, "
+        f"every {CPU_RENDER_EVERY}th on a CPU"
+        if every is None
+        else f"render every n-th frame only (0: none; default {every})",
+    )
+    group.add_argument(
+        "--render",
+        choices=[p.value for p in RenderPolicy],
+        default=policy,
+        help="all: every scheduled frame, late if the device is slow (for files); latest: "
+        f"only the newest when the renderer is free (live) (default {policy})",
+    )
+
+
+def render_setup(args: argparse.Namespace) -> tuple[RenderConfig, Receiver | None]:
+    """The render configuration and the receiver the flags ask for (weights loaded)."""
+    device = pick_device(args.device)
+    every = args.render_every
+    if every is None:
+        every = 1 if device.type == "cuda" else CPU_RENDER_EVERY
+    config = RenderConfig(every, RenderPolicy(args.render))
+    if not every:
+        return config, None
+    if device.type == "cpu":
+        _share_cpu()
+    return config, Receiver(device=device.type)
+
+
+def _share_cpu() -> None:
+    """Leave a core to the call itself (prior, transport) when rendering on the CPU."""
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+
+
+def add_token_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="shared secret of the call (default: $FACECODEC_TOKEN); the same on both ends",
+    )

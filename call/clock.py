@@ -1,0 +1,13 @@
+"""The one clock both ends of a call in this process read, so that latencies can be subtracted.
+
+Monotonic milliseconds from ``time.monotonic``, not the event loop's clock: uvloop's loop keeps
+its own, and the render thread has no loop.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def now_ms() -> float:
+    return time.monotonic() * 1000.0

@@ -1,0 +1,127 @@
+"""Both ends of a call in one process, seen from outside: when each frame was captured, when
+the receiver's playout scheduled it and when it was rendered, and what the sender's input
+looked like (for a side-by-side video). Everything is kept for a bounded number of recent
+frames, so that a long call's memory stays flat.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from facecodec.receiver.concealment import FrameStatus, OutputFrame
+from facecodec.types import Keyframe
+
+from .capture_loop import CapturedFrame
+from .receive_session import FrameSink
+from .render import RenderedFrame
+
+MAX_FRAMES_KEPT = 3000
+"""Capture times kept (2 minutes at 25 fps): far more than any frame spends in flight."""
+MAX_INPUTS_KEPT = 500
+"""Input crops kept for the side-by-side video (about 100 MB of 256x256 crops)."""
+MAX_SAMPLES = 10_000
+"""Latency samples kept (the most recent)."""
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Milliseconds from capture, over the frames drawn from their own parameters."""
+
+    median_ms: float | None
+    p95_ms: float | None
+    max_ms: float | None
+    samples: int
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Latency:
+        if not samples:
+            return cls(None, None, None, 0)
+        values = np.asarray(samples)
+        return cls(
+            round(float(np.median(values)), 1),
+            round(float(np.percentile(values, 95)), 1),
+            round(float(values.max()), 1),
+            len(samples),
+        )
+
+
+class _Bounded(OrderedDict):
+    """A dict that forgets its oldest entries beyond ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: object, value: object) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class CallRecorder:
+    """Taps the sender's frames, the receiver's playout and its renderer."""
+
+    def __init__(self, keep_inputs_every: int = 0) -> None:
+        self._keep_inputs_every = keep_inputs_every
+        self._capture_ms: _Bounded = _Bounded(MAX_FRAMES_KEPT)
+        self._inputs: _Bounded = _Bounded(MAX_INPUTS_KEPT)
+        self._to_playout: deque[float] = deque(maxlen=MAX_SAMPLES)
+        self._to_render: deque[float] = deque(maxlen=MAX_SAMPLES)
+
+    async def tap(self, frames: AsyncIterator[CapturedFrame]) -> AsyncIterator[CapturedFrame]:
+        """``frames`` unchanged, their capture times (and crops) noted on the way."""
+        async for captured in frames:
+            seq = captured.frame.params.seq
+            self._capture_ms[seq] = captured.capture_ms
+            every = self._keep_inputs_every
+            if every and seq % every == 0 and captured.frame.crop is not None:
+                self._inputs[seq] = captured.frame.crop
+            yield captured
+
+    def sink(self, inner: FrameSink) -> FrameSink:
+        """``inner`` with the playout's schedule noted on the way."""
+        return _RecordingSink(self, inner)
+
+    def on_output(self, frame: OutputFrame, due_ms: float) -> None:
+        """The playout scheduled ``frame`` at ``due_ms``."""
+        self._note(self._to_playout, frame.params.seq, frame.status, due_ms)
+
+    def on_rendered(self, frame: RenderedFrame) -> None:
+        """A ``RenderOutput``."""
+        self._note(self._to_render, frame.seq, frame.status, frame.rendered_ms)
+
+    def input_image(self, seq: int) -> np.ndarray | None:
+        """The sender's crop of frame ``seq``, if it had a face and was kept."""
+        return self._inputs.get(seq)
+
+    @property
+    def to_playout(self) -> Latency:
+        """Capture to the time the playout scheduled the frame."""
+        return Latency.of(list(self._to_playout))
+
+    @property
+    def to_render(self) -> Latency:
+        """Capture to the end of rendering."""
+        return Latency.of(list(self._to_render))
+
+    def _note(self, samples: deque[float], seq: int, status: FrameStatus, t_ms: float) -> None:
+        captured = self._capture_ms.get(seq)
+        if status == FrameStatus.RECEIVED and captured is not None:
+            samples.append(t_ms - captured)
+
+
+class _RecordingSink:
+    def __init__(self, recorder: CallRecorder, inner: FrameSink) -> None:
+        self._recorder = recorder
+        self._inner = inner
+
+    def keyframe(self, keyframe: Keyframe) -> None:
+        self._inner.keyframe(keyframe)
+
+    def frame(self, frame: OutputFrame, due_ms: float) -> None:
+        self._recorder.on_output(frame, due_ms)
+        self._inner.frame(frame, due_ms)

@@ -1,0 +1,143 @@
+"""A loopback call's numbers as a person reads them: report.json, report.md and the bit-rate
+plot (bitrate/plot.py) beside the side-by-side video.
+
+Payload is what the paper counts (the frames messages' bytes); wire adds the transport's
+headers (transport.overhead estimates, checked against aiortc's counters). Both are averaged
+over the time the frames messages span; the most payload in any 1-second window is what the
+controller bounds (target + 10%). Keyframes travel apart and are reported apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from facecodec.bitrate.log import read_log
+from facecodec.bitrate.plot import plot_log, windowed_bps
+
+from .loopback import CallResult, LoopbackConfig
+
+
+def summarize(result: CallResult, config: LoopbackConfig) -> dict[str, object]:
+    """The report's numbers (JSON-ready)."""
+    send, receive = result.send, result.receive
+    payload_bps = send.mean_bps(send.payload_bytes)
+    frames_wire_bps = send.mean_bps(send.frames_wire_bytes)
+    return {
+        "input": str(config.input),
+        "seconds": round(result.seconds, 2),
+        "capture_fps": result.capture_fps,
+        "bitrate": {
+            "target_payload_kbps": config.send.target_bps / 1000,
+            "target_wire_kbps": _kbps(config.send.wire_bitrate_bps),
+            "max_latency_ms": config.send.max_latency_ms,
+            "payload_kbps": _kbps(payload_bps),
+            "max_1s_payload_kbps": _kbps(_max_window_bps(config.log)),
+            "frames_wire_kbps": _kbps(frames_wire_bps),
+            "all_forward_wire_kbps": _kbps(8 * result.forward_wire_bytes / result.seconds),
+            "all_reverse_wire_kbps": _kbps(8 * result.reverse_wire_bytes / result.seconds),
+            "final_operating_point": asdict(send.point) if send.point else None,
+        },
+        "keyframes": {"count": len(send.keyframes), "bytes": send.keyframes},
+        "frames": {
+            "captured": send.frames,
+            "stale_at_start": send.stale,
+            "sent": send.frames_sent,
+            "dropped_by_controller": send.frames_dropped,
+            "decoded": receive.frames_decoded,
+            "lost_in_transit": send.frames_sent - receive.frames_decoded,
+            "late": receive.late,
+            "output": receive.output,
+            "concealed": receive.lost,
+            "rendered": result.render.rendered,
+        },
+        "messages": {
+            "sent": send.messages,
+            "received": receive.messages,
+            "unreferenced": receive.unreferenced,
+            "malformed": receive.malformed,
+            "keyframe_requests": receive.keyframe_requests,
+        },
+        "latency_ms": {
+            "capture_to_playout": asdict(result.to_playout),
+            "capture_to_rendered": asdict(result.to_render),
+            "render_s_per_frame": _per_frame(result.render.render_s, result.render.rendered),
+            "rtt": None if result.rtt_ms is None else round(result.rtt_ms, 1),
+        },
+    }
+
+
+def write_report(summary: dict[str, object], config: LoopbackConfig, out_dir: Path) -> list[Path]:
+    """report.json, report.md and, with a decision log, its plot; the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "report.json", out_dir / "report.md"]
+    paths[0].write_text(json.dumps(summary, indent=2) + "\n")
+    paths[1].write_text(markdown(summary))
+    if config.log is not None:
+        paths.append(plot_log(config.log, out_dir / "bitrate.png"))
+    return paths
+
+
+def markdown(summary: dict[str, object]) -> str:
+    rate, frames, latency = summary["bitrate"], summary["frames"], summary["latency_ms"]
+    keyframes = summary["keyframes"]
+    assert isinstance(rate, dict) and isinstance(frames, dict) and isinstance(latency, dict)
+    assert isinstance(keyframes, dict)
+    playout, rendered = latency["capture_to_playout"], latency["capture_to_rendered"]
+    rows = [
+        ("payload target", f"{rate['target_payload_kbps']} kbps"),
+        (
+            "payload achieved (mean / most in 1 s)",
+            _joined(rate, "payload", "max_1s_payload", unit="kbps"),
+        ),
+        ("frames messages on the wire", f"{rate['frames_wire_kbps']} kbps"),
+        (
+            "everything sent / received (incl. keyframes)",
+            _joined(rate, "all_forward_wire", "all_reverse_wire", unit="kbps"),
+        ),
+        ("keyframes", f"{keyframes['count']}: {keyframes['bytes']} B"),
+        ("frames captured / sent / decoded", _joined(frames, "captured", "sent", "decoded")),
+        ("frames lost in transit / concealed", _joined(frames, "lost_in_transit", "concealed")),
+        ("output frames", ", ".join(f"{k} {v}" for k, v in frames["output"].items())),
+        ("frames rendered", str(frames["rendered"])),
+        ("capture to playout (median / p95)", _joined(playout, "median", "p95", unit="ms")),
+        ("capture to rendered (median / p95)", _joined(rendered, "median", "p95", unit="ms")),
+        ("rendering per frame", f"{latency['render_s_per_frame']} s"),
+        ("round-trip time", f"{latency['rtt']} ms"),
+    ]
+    lines = [
+        f"# Loopback call: {Path(str(summary['input'])).name}, {summary['seconds']} s",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in rows),
+        "",
+        "Payload is what the paper counts (frames messages); wire adds DTLS/SCTP/UDP/IP headers. "
+        "Keyframes travel on the reliable channel and are not in the payload. Latencies are over "
+        "frames drawn from their own parameters.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _kbps(bps: float | None) -> float | None:
+    return None if bps is None else round(bps / 1000, 2)
+
+
+def _per_frame(seconds: float, frames: int) -> float | None:
+    return round(seconds / frames, 3) if frames else None
+
+
+def _joined(values: dict, *names: str, unit: str = "") -> str:
+    """``values[name + "_" + unit]`` (or ``values[name]`` without a unit) joined by slashes."""
+    keys = [f"{name}_{unit}" if unit else name for name in names]
+    text = " / ".join(str(values[key]) for key in keys)
+    return f"{text} {unit}" if unit else text
+
+
+def _max_window_bps(log: Path | None) -> float | None:
+    if log is None:
+        return None
+    _, rates = windowed_bps(read_log(log), 1)
+    return max(rates, default=None)

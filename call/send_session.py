@@ -1,0 +1,332 @@
+"""The sending end of a call: prior frames -> controller -> codec -> bundler -> transport.
+
+Per frame that the prior releases (call.capture_loop), in the order docs/transport.md sketches:
+the controller decides the operating point and whether a keyframe is due; a keyframe goes on
+the reliable channel at the first face frame after the start, a request or a crop move; the
+frames the operating point sends wait in the bundler; when a bundle is due it is coded as one
+frames message, shrunk (oldest frames first) until it fits the controller's 1-second bound, and
+sent on the unreliable channel.
+
+References: each message predicts from the newest frame the receiver reported decoded (its
+codec ``ReceiverReport``), else from the keyframe, never from a message that may have been
+lost. A lost message then costs only its own frames, at about 20% more bytes per frame than
+predicting from the previous message (measured on the training clips).
+
+Frames older than ``max_frame_age_ms`` when the prior releases them (its first second, held
+back while it learns the identity; or a prior that falls behind) are not sent: a live call
+shows now. Keyframes may still come from them.
+
+Pose and emotion edits (call.edits) change each frame's parameters before coding; the keyframe
+keeps the parameters measured on its own frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from facecodec.bitrate import (
+    Bundler,
+    BundlingConfig,
+    Controller,
+    ControllerConfig,
+    DecisionLog,
+    RateTable,
+)
+from facecodec.bitrate.bundler import frames_wire_bytes
+from facecodec.bitrate.window import SlidingWindow
+from facecodec.codec import (
+    BitstreamError,
+    FrameEncoder,
+    KeyframeRequest,
+    KeypointPredictor,
+    OperatingPointChange,
+    ReceiverReport,
+    decode_control,
+    encode_control,
+    encode_keyframe,
+    is_sent,
+)
+from facecodec.sender.prior import FacePrior, PriorFrame
+from facecodec.transport import Call, ChannelClosedError, LinkFeedback
+from facecodec.types import FrameParams, OperatingPoint
+
+from .capture_loop import CapturedFrame
+from .clock import now_ms
+from .edits import ParamsEditor
+
+MAX_FRAME_AGE_MS = 500.0
+"""Frames older than this when the prior releases them are not sent."""
+
+
+class EndReason(Enum):
+    SOURCE_ENDED = "the input ended"
+    HUNG_UP = "the receiver hung up"
+
+
+@dataclass(frozen=True)
+class SendConfig:
+    target_bps: float
+    """Payload target (``--bitrate``)."""
+    max_latency_ms: float = 200.0
+    """Longest a frame waits in a bundle (``--max-latency``)."""
+    wire_bitrate_bps: float | None = None
+    """Wire target (``--wire-bitrate``): bundle until the wire rate fits."""
+    max_frame_age_ms: float = MAX_FRAME_AGE_MS
+    network: str = ""
+    """Receiver network version the keyframes name ('' for any)."""
+
+    def controller(self, capture_fps: float) -> ControllerConfig:
+        bundling = BundlingConfig(self.max_latency_ms, self.wire_bitrate_bps)
+        return ControllerConfig(self.target_bps, bundling, capture_fps)
+
+
+@dataclass
+class SendStats:
+    """What the sender did so far; rates over the last second."""
+
+    frames: int = 0
+    """Frames the prior released."""
+    stale: int = 0
+    """Released too late to send (see MAX_FRAME_AGE_MS)."""
+    frames_sent: int = 0
+    frames_dropped: int = 0
+    """Taken out of bundles that would have broken the 1-second bound."""
+    messages: int = 0
+    payload_bytes: int = 0
+    """Frames messages' payload, as the paper counts it."""
+    first_message_ms: float | None = None
+    last_message_ms: float | None = None
+    frames_wire_bytes: int = 0
+    """Frames messages on the wire (estimated: transport.overhead)."""
+    keyframes: list[int] = field(default_factory=list)
+    """Bytes of each keyframe sent."""
+    keyframe_requests: int = 0
+    malformed_control: int = 0
+    point: OperatingPoint | None = None
+    acknowledged_seq: int | None = None
+    loss: float = 0.0
+    rtt_ms: float | None = None
+    fps: float = 0.0
+    payload_bps: float = 0.0
+    wire_bps: float = 0.0
+    end: EndReason | None = None
+
+    def mean_bps(self, total_bytes: int) -> float | None:
+        """Bit rate of ``total_bytes`` spread over the time the frames messages span (each
+        message stands for the interval before it); None before two messages."""
+        first, last = self.first_message_ms, self.last_message_ms
+        if first is None or last is None or self.messages < 2 or last <= first:
+            return None
+        seconds = (last - first) / 1000 * self.messages / (self.messages - 1)
+        return 8 * total_bytes / seconds
+
+
+class SendSession:
+    """Runs the sending end of one call over ``call`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        call: Call,
+        prior: FacePrior,
+        table: RateTable,
+        config: SendConfig,
+        capture_fps: float,
+        log: DecisionLog | None = None,
+        editor: ParamsEditor | None = None,
+    ) -> None:
+        self.call = call
+        self.prior = prior
+        self.config = config
+        self.controller = Controller(config.controller(capture_fps), table, log)
+        self._bundler: Bundler[FrameParams] = Bundler(self.controller.config.bundling)
+        self._encoder = FrameEncoder(table.cheapest.point)
+        self._editor = editor
+        self._point = table.cheapest.point
+        self._keyframe_due = True
+        self._keyframe_seq: int | None = None
+        self._announced = self._point
+        """The operating point the receiver was last told of."""
+        self._stats = SendStats()
+        self._windows = {name: SlidingWindow() for name in ("fps", "payload", "wire")}
+
+    @property
+    def stats(self) -> SendStats:
+        now = now_ms()
+        return dataclasses.replace(
+            self._stats,
+            keyframes=list(self._stats.keyframes),
+            fps=self._windows["fps"].total(now),
+            payload_bps=self._windows["payload"].rate_bps(now),
+            wire_bps=self._windows["wire"].rate_bps(now),
+        )
+
+    async def run(self, frames: AsyncIterator[CapturedFrame]) -> SendStats:
+        """Send until ``frames`` ends or the receiver hangs up; the caller closes the call."""
+        queue: asyncio.Queue[CapturedFrame | None] = asyncio.Queue()
+        tasks = [
+            asyncio.ensure_future(_pump(frames, queue)),
+            asyncio.ensure_future(self._receive_control()),
+            asyncio.ensure_future(self._receive_feedback()),
+        ]
+        try:
+            self._stats.end = await self._send_loop(queue)
+        except ChannelClosedError:
+            self._stats.end = EndReason.HUNG_UP
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return self.stats
+
+    async def _send_loop(self, queue: asyncio.Queue[CapturedFrame | None]) -> EndReason:
+        while self.call.control.is_open:
+            flush_ms = self._bundler.next_flush_ms
+            timeout = None if flush_ms is None else max(0.0, flush_ms - now_ms()) / 1000
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout)
+            except TimeoutError:
+                self._flush(now_ms())
+                continue
+            if item is None:
+                self._flush(self._bundler.next_flush_ms)
+                return EndReason.SOURCE_ENDED
+            self._on_frame(item)
+            self._flush(now_ms())
+        return EndReason.HUNG_UP
+
+    def _on_frame(self, captured: CapturedFrame) -> None:
+        frame, now = captured.frame, now_ms()
+        self._stats.frames += 1
+        self._windows["fps"].add(now, 1)
+        decision = self.controller.on_frame(now)
+        self._keyframe_due |= decision.keyframe or frame.new_crop
+        self._point = self._stats.point = decision.point
+        if self._keyframe_due and frame.params.face:
+            self._send_keyframe(frame, now)
+            return
+        if self._keyframe_seq is None or not is_sent(frame.params.seq, self._point):
+            return
+        if now - captured.capture_ms > self.config.max_frame_age_ms:
+            self._stats.stale += 1
+            return
+        self._announce_point(frame.params.seq)
+        params = frame.params
+        if self._editor is not None:
+            params = self._editor(params, self._point.expression_dims)
+        self._bundler.add(params, now)
+
+    def _flush(self, now: float | None) -> None:
+        """Send the pending bundle if it is due at ``now`` (None: nothing pending)."""
+        bundle = self._bundler.due(now) if now is not None else []
+        if not bundle:
+            return
+        self._encoder.op = self._point
+        message = self._encode(bundle)
+        while len(message) > self.controller.room_bytes(now):
+            bundle = bundle[1:]
+            self.controller.on_dropped(1, now)
+            self._stats.frames_dropped += 1
+            if not bundle:
+                return
+            message = self._encode(bundle)
+        self.call.frames.send(message)
+        self.controller.on_message(len(message), len(bundle), now)
+        self._bundler.on_sent(len(message), now)
+        self._count_message(message, len(bundle), now)
+
+    def _encode(self, frames: list[FrameParams]) -> bytes:
+        """One frames message predicted from the newest acknowledged frame the encoder still
+        holds, else from the keyframe, else from nothing (a reference ambiguous mod 2**16,
+        once every 43 minutes at 25 fps)."""
+        held = set(self._encoder.references())
+        acked = self._stats.acknowledged_seq
+        candidates = [seq for seq in (acked, self._keyframe_seq) if seq in held]
+        for reference in candidates:
+            with contextlib.suppress(ValueError):
+                return self._encoder.encode(frames, reference)
+        return self._encoder.encode(frames, None)
+
+    def _count_message(self, message: bytes, frames: int, now: float) -> None:
+        wire = frames_wire_bytes(len(message))
+        self._stats.messages += 1
+        self._stats.first_message_ms = self._stats.first_message_ms or now
+        self._stats.last_message_ms = now
+        self._stats.frames_sent += frames
+        self._stats.payload_bytes += len(message)
+        self._stats.frames_wire_bytes += wire
+        self._windows["payload"].add(now, len(message))
+        self._windows["wire"].add(now, wire)
+
+    def _send_keyframe(self, frame: PriorFrame, now: float) -> None:
+        # Frames still waiting predict from the old keyframe: they go first.
+        self._flush(self._bundler.next_flush_ms)
+        keyframe = self.prior.keyframe(frame, self.config.network)
+        data = encode_keyframe(keyframe, self._point)
+        self.call.control.send(data)
+        self.controller.on_keyframe_sent(len(data), now)
+        self._encoder.set_keyframe(keyframe, self._point)
+        if self._editor is not None:
+            self._editor.new_keyframe(keyframe)
+        if self.prior.model_shipped:
+            self._encoder.keypoint_predictor = _model_keypoints(self.prior, keyframe.identity)
+        self._keyframe_seq = keyframe.params.seq
+        self._keyframe_due = False
+        self._announced = self._point
+        self._stats.keyframes.append(len(data))
+        self._stats.acknowledged_seq = None
+
+    def _announce_point(self, seq: int) -> None:
+        """Tell the receiver when the operating point changes (it counts lost frames by it)."""
+        if self._point != self._announced:
+            self.call.control.send(encode_control(OperatingPointChange(seq, self._point)))
+            self._announced = self._point
+
+    async def _receive_control(self) -> None:
+        async for data in self.call.control:
+            try:
+                message = decode_control(data)
+            except BitstreamError:
+                self._stats.malformed_control += 1
+                continue
+            if isinstance(message, KeyframeRequest):
+                self._stats.keyframe_requests += 1
+                self.controller.request_keyframe(now_ms())
+            elif isinstance(message, ReceiverReport):
+                self._acknowledge(message.last_decoded_seq)
+            else:
+                self._stats.malformed_control += 1
+
+    def _acknowledge(self, seq: int | None) -> None:
+        """Frames decoded before the current keyframe are not references any more."""
+        keyframe, acked = self._keyframe_seq, self._stats.acknowledged_seq
+        if seq is None or keyframe is None or seq <= keyframe:
+            return
+        self._stats.acknowledged_seq = seq if acked is None else max(seq, acked)
+
+    async def _receive_feedback(self) -> None:
+        feedback: LinkFeedback
+        async for feedback in self.call.feedback:
+            self.controller.on_feedback(feedback, now_ms())
+            self._stats.loss = feedback.loss_fraction
+            self._stats.rtt_ms = feedback.rtt_ms
+
+
+def _model_keypoints(prior: FacePrior, identity: np.ndarray) -> KeypointPredictor:
+    """The codec's keypoint predictor for a keyframe's identity (both ends compute it alike)."""
+    return lambda params, count: prior.keypoints(identity, params, count)
+
+
+async def _pump(frames: AsyncIterator[CapturedFrame], queue: asyncio.Queue) -> None:
+    """Feed ``frames`` into ``queue``, then None."""
+    try:
+        async for frame in frames:
+            await queue.put(frame)
+    finally:
+        await queue.put(None)

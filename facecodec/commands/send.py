@@ -1,0 +1,162 @@
+"""``facecodec send --to HOST:PORT --bitrate 2kbps --input {camera index | video file}``: call a
+``facecodec receive`` and send a face at a few kilobits per second (docs/call.md).
+
+A camera is read as it delivers; a file is sent at its frame rate, as a camera would be. The
+status line shows the capture rate, the payload and wire bit rates of the last second, the
+operating point, the loss and the round-trip time. Every controller decision goes to a JSON
+lines log, plotted at the end (target against achieved payload and wire bit rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from facecodec.bitrate import DecisionLog, RateTable
+from facecodec.bitrate.plot import plot_log
+from facecodec.call.arguments import (
+    add_rate_arguments,
+    add_token_argument,
+    duration_argument,
+    input_spec,
+    is_camera,
+    rate_table,
+    send_config,
+)
+from facecodec.call.capture_loop import CaptureConfig, CaptureLoop
+from facecodec.call.edits import ParamsEditor
+from facecodec.call.send_session import SendConfig, SendSession, SendStats
+from facecodec.call.status import send_line, show_status
+from facecodec.editing import Editor
+from facecodec.editing.args import add_edit_arguments, edit_config
+from facecodec.sender.capture import open_source
+from facecodec.sender.prior import MediaPipePrior
+from facecodec.transport import Call, eventloop, resolve_token
+from facecodec.transport.signaling import parse_address
+
+LOG_DIR = Path("runs")
+HANG_UP_DELAY_S = 0.2
+"""After the last frame: time for it to arrive before hanging up."""
+RETRY_INTERVAL_S = 1.0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "send",
+        help="call a receiver and send a camera or a video file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--to", required=True, metavar="HOST:PORT", help="the receiver")
+    parser.add_argument(
+        "--input",
+        required=True,
+        metavar="SOURCE",
+        help="camera index (0, 1, ...), a video file, or 'demo' (the bundled clip)",
+    )
+    add_token_argument(parser)
+    add_rate_arguments(parser)
+    parser.add_argument("--frames", type=int, default=None, metavar="N", help="stop after N")
+    parser.add_argument(
+        "--log",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"decision log, JSON lines (default {LOG_DIR}/send-<time>.jsonl; plotted beside)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=duration_argument,
+        default="30s",
+        metavar="TIME",
+        help="keep trying to reach the receiver this long (default 30s)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no status line")
+    add_edit_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    token = resolve_token(args.token)
+    host, port = parse_address(args.to)
+    spec = input_spec(args.input)
+    config, table = send_config(args), rate_table()
+    edits = edit_config(args)
+    editor = Editor(edits) if edits.active else None
+    log_path = args.log or LOG_DIR / time.strftime("send-%Y%m%d-%H%M%S.jsonl")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with log_path.open("w") as stream:
+            stats = eventloop.run(
+                _send(args, (host, port), token, spec, config, table, DecisionLog(stream), editor)
+            )
+    except OSError as exc:  # refused token, no receiver, unknown host, call setup timed out
+        print(f"facecodec send: error: {exc}", file=sys.stderr)
+        return 2
+    _print_summary(stats, log_path, plot_log(log_path, log_path.with_suffix(".png")))
+    return 0
+
+
+async def _send(
+    args: argparse.Namespace,
+    address: tuple[str, int],
+    token: str,
+    spec: str,
+    config: SendConfig,
+    table: RateTable,
+    log: DecisionLog,
+    editor: ParamsEditor | None,
+) -> SendStats:
+    prior = MediaPipePrior()
+    capture = CaptureLoop(
+        lambda: open_source(spec),
+        prior,
+        CaptureConfig(pace=not is_camera(spec), max_frames=args.frames),
+    )
+    try:
+        await capture.open()
+        call = await _dial(address, token, args.connect_timeout / 1000)
+        async with call:
+            session = SendSession(call, prior, table, config, capture.fps, log, editor)
+            status = None
+            if not args.quiet:
+                status = asyncio.ensure_future(show_status(lambda: [send_line(session.stats)]))
+            try:
+                stats = await session.run(capture.frames())
+                await asyncio.sleep(HANG_UP_DELAY_S)
+            finally:
+                if status is not None:
+                    status.cancel()
+        return stats
+    finally:
+        prior.close()
+
+
+async def _dial(address: tuple[str, int], token: str, timeout_s: float) -> Call:
+    """Call the receiver, trying again while nothing listens there yet (a receiver starting up
+    at the same time, as in docker/compose.yaml)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            return await Call.dial(*address, token)
+        except ConnectionRefusedError:  # no receiver yet
+            if asyncio.get_running_loop().time() > deadline:
+                raise ConnectionError(
+                    f"no receiver at {address[0]}:{address[1]} (facecodec receive --listen ...)"
+                ) from None
+            await asyncio.sleep(RETRY_INTERVAL_S)
+
+
+def _print_summary(stats: SendStats, log_path: Path, plot_path: Path) -> None:
+    payload, wire = stats.mean_bps(stats.payload_bytes), stats.mean_bps(stats.frames_wire_bytes)
+    rates = "-" if payload is None or wire is None else f"{payload / 1000:.2f} / {wire / 1000:.2f}"
+    print(
+        f"{stats.end.value if stats.end else 'stopped'}: {stats.frames} frames, "
+        f"{stats.frames_sent} sent in {stats.messages} messages; payload / wire {rates} kbps; "
+        f"{len(stats.keyframes)} keyframes ({sum(stats.keyframes)} B), "
+        f"{stats.keyframe_requests} requested"
+    )
+    print(f"decision log {log_path}, plot {plot_path}")
