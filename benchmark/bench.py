@@ -165,7 +165,9 @@ class Bench:
         point: Point,
     ) -> None:
         driving = clip.frames[1:]
-        job = MethodInput(source.source, driving, clip.fps, point, self.config.keyframe_interval)
+        job = MethodInput(
+            source.source, driving, clip.fps, point, self.config.keyframe_interval, mode
+        )
         start = time.perf_counter()
         result = method.run(job)
         if result.frames.shape != driving.shape:

@@ -58,6 +58,8 @@ class MethodInput:
     keyframe_interval: int | None
     """Refresh the keyframe from the driving frame every this many frames (as JVET AHG16's
     common software does every 32); None: the call's own mode, keyframe at the start only."""
+    mode: Mode = Mode.RECONSTRUCTION
+    """Reconstruction: ``source`` is the frame before ``driving`` in the same clip."""
 
 
 @dataclass

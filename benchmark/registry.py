@@ -6,15 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from facecodec.receiver.weights import BASELINE_WEIGHTS, PRIOR_WEIGHTS, load_weights
-
 from .classical import classical_methods
+from .facecodec_method import FacecodecMethod
 from .methods import Method, MethodInput, MethodResult, Mode, Point
 from .still import StillKeyframe
 
-NEURAL_ADAPTER_MISSING = (
-    "its adapter to the public sender/codec/receiver APIs is not wired yet "
-    "(docs/benchmarks.md, 'Plugging in a method')"
+BASELINE_API_MISSING = (
+    "the receiver has no inference API for the unsupervised-keypoint model yet (its keypoint "
+    "detector on the sender side and a keypoint bitstream at matched byte budgets)"
 )
 
 
@@ -36,24 +35,11 @@ class MissingMethod:
         raise RuntimeError(f"{self.name} is unavailable: {self.reason}")
 
 
-def _weights_problem(name: str) -> str | None:
-    try:
-        load_weights(name)
-    except (FileNotFoundError, ValueError) as exc:
-        return str(exc)
-    return None
-
-
-def neural_methods() -> list[Method]:
-    """facecodec (semantic prior) and the unsupervised-keypoint baseline."""
-    methods: list[Method] = []
-    for method, weights in (("facecodec", PRIOR_WEIGHTS), ("baseline", BASELINE_WEIGHTS)):
-        problem = _weights_problem(weights)
-        reason = NEURAL_ADAPTER_MISSING + (f"; {problem}" if problem else "")
-        methods.append(MissingMethod(method, reason))
-    return methods
-
-
-def all_methods(classical_scales: Sequence[float] = (1.0,)) -> list[Method]:
-    """Every method of the comparison, available or not."""
-    return [*neural_methods(), StillKeyframe(), *classical_methods(classical_scales)]
+def all_methods(device: str, classical_scales: Sequence[float] = (1.0,)) -> list[Method]:
+    """Every method of the comparison, available or not; neural receivers run on ``device``."""
+    return [
+        FacecodecMethod(device),
+        MissingMethod("baseline", BASELINE_API_MISSING),
+        StillKeyframe(),
+        *classical_methods(classical_scales),
+    ]

@@ -58,6 +58,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="AED and the Fréchet features on every n-th frame (default 5)",
     )  # fmt: skip
     parser.add_argument(
+        "--methods", type=lambda text: tuple(m.strip() for m in text.split(",") if m.strip()),
+        help="run only these methods, comma-separated (default: all; e.g. facecodec,h264)",
+    )  # fmt: skip
+    parser.add_argument(
         "--classical-scales", type=_scales, default=(1.0,),
         help="also code classical codecs at these shares of the frame size, e.g. 1,0.5",
     )  # fmt: skip
@@ -105,7 +109,14 @@ def run(args: argparse.Namespace) -> int:
         feature_stride=args.feature_stride,
         identities=identities,
     )
-    bench = Bench(config, all_methods(args.classical_scales), FixedFaceCrop())
+    methods = all_methods(args.device, args.classical_scales)
+    if args.methods is not None:
+        names = [m.name for m in methods]
+        unknown = sorted(set(args.methods) - set(names))
+        if unknown:
+            raise ValueError(f"unknown methods {', '.join(unknown)}; known: {', '.join(names)}")
+        methods = [m for m in methods if m.name in args.methods]
+    bench = Bench(config, methods, FixedFaceCrop())
     records = bench.run()
     write_report(args.out, records, bench.unavailable, config.settings())
     print((args.out / "summary.md").read_text())
