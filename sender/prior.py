@@ -9,7 +9,7 @@ frame's expression is measured against the identity its keyframe carries; after 
 comes out as it goes in.
 
 Backends: ``MediaPipePrior`` (the default: the linear face model fitted to the landmarks) and
-``DecaPrior`` (DECA's encoder and FLAME, ``facecodec encode --prior deca``).
+``DecaFacePrior`` (DECA's encoder and FLAME, ``facecodec encode --prior deca``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 IDENTITY_FRAMES = 25
 """Face frames the identity is estimated from (1 s at 25 fps)."""
 MAX_HELD_FRAMES = 75
-"""Frames held back at most while waiting for them (3 s at 25 fps)."""
+"""Frames held back at most while waiting for the identity frames (3 s at 25 fps)."""
 
 Measurement = TypeVar("Measurement")
 

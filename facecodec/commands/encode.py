@@ -261,8 +261,7 @@ def _print_summary(
     )
     print(
         f"operating point: {op.keypoints} keypoints, {op.expression_dims} expression dims, "
-        f"quant level {op.quant_level}, frame interval {op.frame_interval}, {bundle} frames "
-        "per message"
+        f"quant level {op.quant_level}, frame interval {op.frame_interval}, bundles of {bundle}"
     )
     print(f"keyframes: {len(tally.keyframes)}, {sum(tally.keyframes)} B")
     if not tally.frame_messages:
