@@ -89,7 +89,7 @@ def _inputs(args: argparse.Namespace) -> tuple[list[Path], tuple[tuple[str, str]
 
 def run(args: argparse.Namespace) -> int:
     from facecodec.benchmark.bench import Bench, BenchConfig
-    from facecodec.benchmark.face_crop import FixedFaceCrop
+    from facecodec.benchmark.face_crop import SenderFaceCrop
     from facecodec.benchmark.methods import Mode
     from facecodec.benchmark.registry import all_methods
     from facecodec.benchmark.report import write_report
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown methods {', '.join(unknown)}; known: {', '.join(names)}")
         methods = [m for m in methods if m.name in args.methods]
-    bench = Bench(config, methods, FixedFaceCrop())
+    bench = Bench(config, methods, SenderFaceCrop())
     records = bench.run()
     write_report(args.out, records, bench.unavailable, config.settings())
     print((args.out / "summary.md").read_text())
