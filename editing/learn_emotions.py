@@ -163,7 +163,7 @@ def report(model: FaceModel, people: dict[str, list[LabeledClip]]) -> dict[str, 
     print("  missed (label -> nearest):", ", ".join(f"{a} -> {b}" for a, b in raw_pairs if a != b))
     C = opening_functionals(model)
     dirs = directions(people)
-    header = "emotion     norm  kept  brows  eyes  lips  gap px  corners y/w px  strength sd"
+    header = "emotion     norm  kept  brows  eyes  lips  lip gaps  corners y/w px  strength sd"
     print(header)
     for e, d in dirs.items():
         pd = P @ d

@@ -26,9 +26,10 @@ CHIN = 152
 """Chin tip: its height in the canonical frame is the jaw opening."""
 PRIOR_WEIGHT = 0.3
 """Weight of the code prior against mesh geometry in ``keep_opening``. At 0.3 the emotion
-directions projected there are about as long as the learned ones (1.10x on average; 0.1:
-1.24x, codes drift out of the range the receiver was trained on; 1.0: 0.97x, but half of the
-smile's widening is lost); learn_emotions prints the sweep."""
+directions projected there are about as long as the learned ones (1.04x on average; at 0.1
+1.25x, with single dims up to 3.4 std, out of the range the receiver was trained on; at 1.0
+0.88x, but the smile widens the mouth by 1.5 px instead of 3.2); learn_emotions prints the
+sweep."""
 
 
 def lip_gap(landmarks: np.ndarray) -> np.ndarray:
@@ -40,12 +41,15 @@ def lip_gap(landmarks: np.ndarray) -> np.ndarray:
 
 
 def opening_functionals(model: FaceModel) -> np.ndarray:
-    """(10, 50) linear maps from an expression code to the mouth opening in the canonical frame:
-    the vertical gap of each inner-lip pair and the chin height. An expression change ``d`` with
-    ``opening_functionals(model) @ d == 0`` leaves every lip gap and the jaw where they were."""
+    """(19, 50) linear maps from an expression code to the mouth opening in the canonical frame:
+    the vertical and the depth gap of each inner-lip pair (so the opening looks the same from
+    any head pose) and the chin height. An expression change ``d`` with
+    ``opening_functionals(model) @ d == 0`` leaves every lip gap and the jaw where they were;
+    the lips may still widen, narrow and move up or down together (a smile)."""
     basis = model.expression_basis.astype(np.float64)
-    gaps = [basis[:, lower, 1] - basis[:, upper, 1] for upper, lower in INNER_LIP_PAIRS]
-    return np.stack([*gaps, basis[:, CHIN, 1]])
+    upper, lower = (np.array(side) for side in zip(*INNER_LIP_PAIRS, strict=True))
+    gaps = basis[:, lower] - basis[:, upper]  # (50, 9, 3)
+    return np.concatenate([gaps[..., 1].T, gaps[..., 2].T, basis[None, :, CHIN, 1]])
 
 
 def keep_opening(model: FaceModel, dims: int, prior_weight: float = PRIOR_WEIGHT) -> np.ndarray:

@@ -4,33 +4,18 @@ fitted at test time (facecodec/samples; no other footage needed)."""
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
+from editing_demo import PX, demo, model
 
 from facecodec.editing import EditConfig, Editor, HeadPose, PoseEdit, PoseEditor, PoseMode
-from facecodec.editing.clip_fit import FittedPerson, fit_person
 from facecodec.editing.correctives import PoseCorrectives
 from facecodec.editing.mouth import opening_functionals
-from facecodec.sender.face_model import K_MAX, FaceModel
+from facecodec.sender.face_model import K_MAX
 from facecodec.types import FrameParams, Keyframe
 
-DEMO = Path(__file__).resolve().parents[1] / "facecodec" / "samples" / "menendez_8s_256.mp4"
-STEP = 3
-PX = 128.0  # crop units -> pixels of a 256 crop
 UPPER_LIP, LOWER_LIP = 2, 3  # keypoint rows of the inner lips
-
-
-@lru_cache(maxsize=1)
-def model() -> FaceModel:
-    return FaceModel.load()
-
-
-@lru_cache(maxsize=1)
-def demo() -> FittedPerson:
-    return fit_person(model(), [DEMO], step=STEP)
 
 
 def frames(explicit: bool = False) -> list[FrameParams]:
