@@ -132,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.input)
     prior = None
     try:
-        prior = _build_prior(args)
         op = _operating_point(args, source.info)
+        prior = _build_prior(args)
         _check_keypoints(op, prior)
         encoder = SenderEncoder(prior, EncoderConfig(op=op, bundle_frames=args.bundle))
         with open(output, "wb") as file:
