@@ -14,6 +14,7 @@ with explicit keypoints recomputed from the source identity; its keyframe is nev
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ FACECODEC_GRID = (
     OperatingPoint(keypoints=16, expression_dims=16),
 )
 """Explicit points of a run: expression size and keypoint count, as the paper's Figure 7."""
+_LABEL = re.compile(r"k(\d+)-e(\d+)-q(\d+)-f(\d+)")
 RENDER_BATCH = 8
 NO_KEYFRAME_GRAY = 128
 """What the receiver shows before any keyframe arrived (no face at the sender yet)."""
@@ -52,6 +54,14 @@ NO_KEYFRAME_GRAY = 128
 
 def point_label(op: OperatingPoint) -> str:
     return f"k{op.keypoints}-e{op.expression_dims}-q{op.quant_level}-f{op.frame_interval}"
+
+
+def parse_point_label(text: str) -> OperatingPoint:
+    """Inverse of ``point_label``: 'k8-e16-q2-f1' -> OperatingPoint; ValueError otherwise."""
+    match = _LABEL.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"bad operating point {text!r}: write k<keypoints>-e<dims>-q<level>-f<n>")
+    return OperatingPoint(*map(int, match.groups()))
 
 
 @dataclass

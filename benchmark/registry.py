@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from facecodec.types import OperatingPoint
+
 from .classical import classical_methods
-from .facecodec_method import FacecodecMethod
+from .facecodec_method import FACECODEC_GRID, FacecodecMethod
 from .methods import Method, MethodInput, MethodResult, Mode, Point
 from .still import StillKeyframe
 
@@ -35,10 +37,14 @@ class MissingMethod:
         raise RuntimeError(f"{self.name} is unavailable: {self.reason}")
 
 
-def all_methods(device: str, classical_scales: Sequence[float] = (1.0,)) -> list[Method]:
+def all_methods(
+    device: str,
+    classical_scales: Sequence[float] = (1.0,),
+    facecodec_grid: Sequence[OperatingPoint] = FACECODEC_GRID,
+) -> list[Method]:
     """Every method of the comparison, available or not; neural receivers run on ``device``."""
     return [
-        FacecodecMethod(device),
+        FacecodecMethod(device, tuple(facecodec_grid)),
         MissingMethod("baseline", BASELINE_API_MISSING),
         StillKeyframe(),
         *classical_methods(classical_scales),

@@ -25,6 +25,15 @@ def _scales(text: str) -> tuple[float, ...]:
     return scales
 
 
+def _points(text: str) -> tuple:
+    from facecodec.benchmark.facecodec_method import parse_point_label
+
+    try:
+        return tuple(parse_point_label(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bench", help="bit rate versus AKD and other metrics", description=__doc__
@@ -62,6 +71,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run only these methods, comma-separated (default: all; e.g. facecodec,h264)",
     )  # fmt: skip
     parser.add_argument(
+        "--facecodec-points", type=_points,
+        help="facecodec's operating points, e.g. k0-e16-q2-f1,k16-e16-q2-f1 (keypoints, "
+        "expression dims, quantisation level, parameter interval; default: a grid of five)",
+    )  # fmt: skip
+    parser.add_argument(
         "--classical-scales", type=_scales, default=(1.0,),
         help="also code classical codecs at these shares of the frame size, e.g. 1,0.5",
     )  # fmt: skip
@@ -90,6 +104,7 @@ def _inputs(args: argparse.Namespace) -> tuple[list[Path], tuple[tuple[str, str]
 def run(args: argparse.Namespace) -> int:
     from facecodec.benchmark.bench import Bench, BenchConfig
     from facecodec.benchmark.face_crop import SenderFaceCrop
+    from facecodec.benchmark.facecodec_method import FACECODEC_GRID
     from facecodec.benchmark.methods import Mode
     from facecodec.benchmark.registry import all_methods
     from facecodec.benchmark.report import write_report
@@ -109,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         feature_stride=args.feature_stride,
         identities=identities,
     )
-    methods = all_methods(args.device, args.classical_scales)
+    grid = args.facecodec_points or FACECODEC_GRID
+    methods = all_methods(args.device, args.classical_scales, grid)
     if args.methods is not None:
         names = [m.name for m in methods]
         unknown = sorted(set(args.methods) - set(names))
