@@ -159,12 +159,20 @@ def metric_figure(rows: Sequence[Row], metric: str, title: str) -> Figure:
     return fig
 
 
+def _csv_value(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def summary_markdown(rows: Sequence[Row], hard: Sequence[str], unavailable: dict) -> str:
+def summary_markdown(
+    rows: Sequence[Row], hard: Sequence[str], unavailable: dict, settings: dict
+) -> str:
     lines = ["# Benchmark summary", ""]
+    if "command" in settings:
+        lines += [f"- command: `{settings['command']}`"]
     lines += [f"- {name} unavailable: {why}" for name, why in unavailable.items()]
     lines += [f"- hard subset ({len(hard)} clips, largest head-pose variance): {', '.join(hard)}"]
     lines += [f"- *FVD-VGG16: {FRECHET_LABEL}", f"- AEMOD network: {EMOTION_NETWORK_NAME}", ""]
@@ -216,8 +224,8 @@ def write_report(
             for r in rows:
                 writer.writerow([r.mode, r.subset, r.method, r.point, r.target_bps,
                                  f"{r.total_kbps:.3f}", f"{r.payload_kbps:.3f}",
-                                 f"{r.wire_kbps:.3f}", r.metrics[metric]])  # fmt: skip
-    (out / "summary.md").write_text(summary_markdown(rows, hard, unavailable))
+                                 f"{r.wire_kbps:.3f}", _csv_value(r.metrics[metric])])  # fmt: skip
+    (out / "summary.md").write_text(summary_markdown(rows, hard, unavailable, settings))
     for mode, subset in sorted({(r.mode, r.subset) for r in rows}):
         group = [r for r in rows if (r.mode, r.subset) == (mode, subset)]
         for metric in PLOTTED:

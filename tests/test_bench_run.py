@@ -67,6 +67,7 @@ def test_csv_per_metric_and_summary(run_dir):
     summary = (run_dir / "summary.md").read_text()
     assert "not comparable with published FID" in summary
     assert "baseline unavailable" in summary and "| h264 | lowest |" in summary
+    assert "- command: `facecodec bench " in summary and "--methods baseline,still" in summary
 
 
 def test_plots_written_with_a_series_per_method(run_dir):

@@ -101,6 +101,30 @@ def _inputs(args: argparse.Namespace) -> tuple[list[Path], tuple[tuple[str, str]
     return videos, identities
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this run, for the report."""
+    from facecodec.benchmark.facecodec_method import point_label
+    from facecodec.benchmark.methods import target_label
+
+    options = {
+        "--validation": args.validation,
+        "--max-clips": args.max_clips,
+        "--bitrates": ",".join(map(target_label, args.bitrates)),
+        "--out": args.out,
+        "--mode": args.mode,
+        "--device": args.device,
+        "--keyframe-interval": args.keyframe_interval,
+        "--max-frames": args.max_frames,
+        "--feature-stride": args.feature_stride,
+        "--methods": ",".join(args.methods) if args.methods else None,
+        "--facecodec-points": ",".join(map(point_label, args.facecodec_points or ())) or None,
+        "--classical-scales": ",".join(f"{s:g}" for s in args.classical_scales),
+    }
+    words = ["facecodec", "bench", *map(str, args.videos)]
+    words += [f"{flag} {value}" for flag, value in options.items() if value is not None]
+    return " ".join(words)
+
+
 def run(args: argparse.Namespace) -> int:
     from facecodec.benchmark.bench import Bench, BenchConfig
     from facecodec.benchmark.face_crop import SenderFaceCrop
@@ -134,7 +158,14 @@ def run(args: argparse.Namespace) -> int:
         methods = [m for m in methods if m.name in args.methods]
     bench = Bench(config, methods, SenderFaceCrop())
     records = bench.run()
-    write_report(args.out, records, bench.unavailable, config.settings())
+    settings = {
+        **config.settings(),
+        "targets_bps": list(config.targets_bps),
+        "modes": [str(m) for m in modes],
+        "device": args.device,
+        "command": _command(args),
+    }
+    write_report(args.out, records, bench.unavailable, settings)
     print((args.out / "summary.md").read_text())
     print(f"results in {args.out}", file=sys.stderr)
     return 0
