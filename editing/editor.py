@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from facecodec.editing.emotion import EmotionDirections, EmotionEdit, EmotionEditor
+from facecodec.editing.motion import HeadPose
 from facecodec.editing.pose import PoseEdit, PoseEditor
 from facecodec.sender.face_model import FaceModel
 from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe
@@ -29,7 +30,8 @@ class Editor:
     encoder) or on the receiver (after the decoder, before rendering).
 
     Call ``new_keyframe`` with every keyframe: it refuses a stream of another face model and
-    restarts the pose state, since a new keyframe may come with a moved crop.
+    restarts the pose state, since a new keyframe may come with a moved crop; a locked head
+    then holds the keyframe's pose.
     """
 
     def __init__(
@@ -53,7 +55,7 @@ class Editor:
                 f"edits work on codes of face model {self.model.version}, the stream's keyframe "
                 f"names {keyframe.face_model}"
             )
-        self.pose.reset()
+        self.pose.reset(HeadPose.of(keyframe.params))
 
     def __call__(
         self, params: FrameParams, expression_dims: int = MAX_EXPRESSION_DIMS

@@ -23,7 +23,9 @@ class PoseMode(Enum):
     FOLLOW = "follow"
     """The driver's pose (damping and offsets still apply)."""
     LOCK = "lock"
-    """One constant pose: ``PoseEdit.reference``, or the first face frame's."""
+    """One constant pose: ``PoseEdit.reference``, else the keyframe's (``PoseEditor.reset``),
+    else the first face frame's. The keyframe's pose renders sharpest: the receiver then barely
+    warps the source."""
     FRONTAL = "frontal"
     """Facing the camera (zero pitch, yaw and roll), at the driver's place and size."""
 
@@ -39,7 +41,7 @@ class PoseEdit:
     offset_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """Pitch, yaw, roll added after the mode, in degrees."""
     reference: HeadPose | None = None
-    """The pose LOCK holds; None holds the first face frame's (since the last reset)."""
+    """The pose LOCK holds; None: the keyframe's, or the first face frame's (see PoseMode)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.damping < 1.0:
@@ -55,8 +57,8 @@ class PoseEdit:
 
 class PoseEditor:
     """Applies a ``PoseEdit`` to the frames of one stream, in order (stateful: the damping
-    filter and LOCK's first pose). ``reset()`` when a new keyframe starts, since the crop, and
-    with it translation and scale, may have moved."""
+    filter and LOCK's pose). ``reset(keyframe pose)`` when a new keyframe starts, since the crop,
+    and with it translation and scale, may have moved."""
 
     def __init__(self, edit: PoseEdit, model: FaceModel) -> None:
         self.edit = edit
@@ -64,10 +66,11 @@ class PoseEditor:
         self.correctives = PoseCorrectives.from_model(model)
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, keyframe_pose: HeadPose | None = None) -> None:
+        """Forget the stream; LOCK holds ``keyframe_pose`` unless the edit names a pose."""
         self._smoothed: HeadPose | None = None
         self._last_seq = -1
-        self._reference = self.edit.reference
+        self._reference = self.edit.reference or keyframe_pose
 
     def __call__(self, params: FrameParams) -> FrameParams:
         """One frame in, the edited frame out (frames without a face pass unchanged)."""

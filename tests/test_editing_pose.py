@@ -143,16 +143,18 @@ def test_the_pose_part_of_the_code_follows_the_pose() -> None:
     assert np.linalg.norm(codes - pose_part) < 0.3 * np.linalg.norm(codes)
 
 
-def test_no_face_frames_pass_and_reset_restarts_the_lock() -> None:
+def test_a_keyframe_restarts_the_lock_at_its_pose() -> None:
     editor = Editor(EditConfig(PoseEdit(PoseMode.LOCK)), model())
     gap = FrameParams.no_face(99)
     assert editor(gap) is gap
-    a, b = frames()[0], frames()[30]
-    assert np.array_equal(editor(a).rotation, a.rotation)
-    assert np.array_equal(editor(b).rotation, a.rotation)
+    a, b, c = frames()[0], frames()[10], frames()[30]
+    assert np.array_equal(editor(a).rotation, a.rotation)  # no keyframe yet: the first frame
+    assert np.array_equal(editor(c).rotation, a.rotation)
     keyframe = Keyframe(np.zeros((256, 256, 3), np.uint8), demo().identity, b, model().version)
     editor.new_keyframe(keyframe)
-    assert np.array_equal(editor(b).rotation, b.rotation)
+    for f in (a, c):
+        np.testing.assert_array_equal(editor(f).rotation, b.rotation)
+        np.testing.assert_array_equal(editor(f).translation, b.translation)
     with pytest.raises(ValueError, match="face model"):
         editor.new_keyframe(dataclasses.replace(keyframe, face_model="flame2020-deca"))
 
