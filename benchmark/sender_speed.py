@@ -7,14 +7,15 @@ Inputs: real 256x256 clips of ../shared/data (validation identities), and 1280x7
 at run time from two of them (each frame upscaled to 512x512 on a gradient canvas, H.264-coded
 in memory; nothing is written to disk). Stages per frame: decode (H.264 to RGB), landmarks
 (MediaPipe, tracking), crop (framing and crop image), fit (pose and expression), keypoints,
-packing (the frame message; keyframes are timed apart). The identity estimate runs once per
-stream and is reported apart too. The process pins itself to one core and OpenCV and the
-decoder to one thread.
+packing (the frame message at 16 keypoints and 16 expression dims; keyframes are timed
+apart). The identity estimate runs once per stream and is reported apart too. The process pins
+itself to one core and OpenCV and the decoder to one thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -31,10 +32,10 @@ import cv2
 import numpy as np
 
 from facecodec.sender.crop import CropBox
-from facecodec.sender.encoder import SenderEncoder
-from facecodec.sender.prior import MediaPipePrior, PriorFrame
+from facecodec.sender.encoder import EncoderConfig, SenderEncoder
+from facecodec.sender.prior import MediaPipePrior, PriorConfig, PriorFrame
 from facecodec.training.splits import split_clips
-from facecodec.types import FrameParams
+from facecodec.types import FrameParams, OperatingPoint
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -45,6 +46,8 @@ CANVAS_SHAPE = (720, 1280)
 CANVAS_FACE_PX = 512
 TARGET_MS = 6.0
 """Median for the whole sender per 256x256 frame on one core (issue 3)."""
+OPERATING_POINT = OperatingPoint(keypoints=16, expression_dims=16)
+"""Timed with explicit keypoints, so that every stage runs (0 keypoints skips that stage)."""
 
 
 @dataclass
@@ -79,7 +82,7 @@ class TimedPrior(MediaPipePrior):
     """The default prior with each stage timed into a StageClock."""
 
     def __init__(self, clock: StageClock) -> None:
-        super().__init__()
+        super().__init__(PriorConfig(keypoints=OPERATING_POINT.keypoints))
         self.clock = clock
 
     def _landmarks(self, frame: np.ndarray) -> np.ndarray | None:
@@ -154,7 +157,7 @@ def canvas_video(paths: list[Path], frames: int) -> list[bytes]:
 def run_stream(data: bytes, frames: int, clock: StageClock) -> int:
     """One video through decode, prior and encoder; the number of frames with a face."""
     prior = TimedPrior(clock)
-    encoder = SenderEncoder(prior)
+    encoder = SenderEncoder(prior, EncoderConfig(op=OPERATING_POINT))
     faces = 0
 
     def pack(ready: list[PriorFrame]) -> None:
@@ -272,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         "clips": [p.name for p in paths],
         "frames_per_clip": args.frames,
         "frames_with_face": faces,
+        "operating_point": dataclasses.asdict(OPERATING_POINT),
         "target_median_ms_256": TARGET_MS,
         "results": results,
     }

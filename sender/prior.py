@@ -47,7 +47,8 @@ class PriorConfig:
     """Frames held back at most while collecting them; then the identity is estimated from the
     face frames seen so far."""
     keypoints: int = K_MAX
-    """Explicit semantic keypoints computed per frame (the encoder sends a prefix)."""
+    """Explicit semantic keypoints computed per frame (the encoder sends a prefix; 0: none, for
+    operating points that send none)."""
     crop: CropConfig = field(default_factory=CropConfig)
 
 
@@ -56,8 +57,8 @@ class PriorFrame:
     """One frame's output of the prior."""
 
     params: FrameParams
-    """Pose, full expression code and ``keypoints`` explicit keypoints, in crop coordinates; or
-    ``FrameParams.no_face``."""
+    """Pose, full expression code and ``PriorConfig.keypoints`` explicit keypoints, in crop
+    coordinates; or ``FrameParams.no_face``."""
     crop: np.ndarray | None
     """(size, size, 3) RGB uint8 crop of a face frame; None without a face."""
     identity: np.ndarray | None
@@ -179,7 +180,8 @@ class FacePrior(ABC, Generic[Measurement]):
             params = FrameParams.no_face(held.seq)
         else:
             params = self._params(held.measurement, self.identity, held.seq)
-            params.keypoints = self.keypoints(self.identity, params, self.config.keypoints)
+            if self.config.keypoints:
+                params.keypoints = self.keypoints(self.identity, params, self.config.keypoints)
         return PriorFrame(params, held.crop, self.identity, held.new_crop, held.box)
 
 

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from facecodec.codec import StreamWriter
 from facecodec.sender.capture import FrameSource, SourceInfo, open_source
 from facecodec.sender.encoder import EncoderConfig, Message, SenderEncoder
+from facecodec.sender.face_model import K_MAX
 from facecodec.sender.prior import (
     DecaFacePrior,
     DecaFiles,
@@ -133,8 +134,7 @@ def run(args: argparse.Namespace) -> int:
     prior = None
     try:
         op = _operating_point(args, source.info)
-        prior = _build_prior(args)
-        _check_keypoints(op, prior)
+        prior = _build_prior(args, op)
         encoder = SenderEncoder(prior, EncoderConfig(op=op, bundle_frames=args.bundle))
         with open(output, "wb") as file:
             tally = _encode(source, prior, encoder, StreamWriter(file, source.info.fps), args)
@@ -146,10 +146,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_prior(args: argparse.Namespace) -> FacePrior:
+def _build_prior(args: argparse.Namespace, op: OperatingPoint) -> FacePrior:
+    """The face prior the flags ask for, computing the keypoints ``op`` sends and no more."""
     if args.identity_frames < 1:
         raise ValueError("--identity-frames must be at least 1")
-    config = PriorConfig(identity_frames=args.identity_frames)
+    if op.keypoints > K_MAX:
+        raise ValueError(f"--keypoints {op.keypoints}: the face priors give at most {K_MAX}")
+    config = PriorConfig(identity_frames=args.identity_frames, keypoints=op.keypoints)
     if args.prior == "mediapipe":
         if args.deca_weights or args.flame_model or args.landmark_embedding:
             raise ValueError("--deca-weights, --flame-model and co. need --prior deca")
@@ -203,12 +206,6 @@ def _point_for_bitrate(bps: int, fps: float, bundle: int) -> OperatingPoint:
             f"{cheapest.point}, needs {cost_bps(cheapest):.0f} bps"
         )
     return min(fitting, key=lambda row: (row.distortion, cost_bps(row))).point
-
-
-def _check_keypoints(op: OperatingPoint, prior: FacePrior) -> None:
-    available = prior.config.keypoints
-    if op.keypoints > available:
-        raise ValueError(f"--keypoints {op.keypoints}: this face prior gives at most {available}")
 
 
 def _encode(
