@@ -66,6 +66,9 @@ class Row:
     sender_ms: float
     receiver_ms: float
     receiver_device: str
+    missed_faces: float
+    """Share of the scored frames whose output had no face dlib could detect (scored in the
+    reference's box instead)."""
     metrics: dict[str, float | None]
 
 
@@ -113,6 +116,8 @@ def _row(
         sender_ms=sum(e.sender_ms_per_frame * e.frames for e in entries) / frames,
         receiver_ms=sum(e.receiver_ms_per_frame * e.frames for e in entries) / frames,
         receiver_device=entries[0].receiver_device,
+        missed_faces=sum(e.scores.missed_faces for e in entries)
+        / max(1, sum(e.scores.face_frames for e in entries)),
         metrics=metrics,
     )  # fmt: skip
 
@@ -178,7 +183,7 @@ def summary_markdown(
     lines += [f"- *FVD-VGG16: {FRECHET_LABEL}", f"- AEMOD network: {EMOTION_NETWORK_NAME}", ""]
     columns = ["method", "point", "total kbps", "payload kbps", "wire kbps", "keyframe B"]
     columns += list(COLUMN_NAMES.values())
-    columns += ["sender ms/frame", "receiver ms/frame (device)"]
+    columns += ["no face %", "sender ms/frame", "receiver ms/frame (device)"]
     for mode, subset in sorted({(r.mode, r.subset) for r in rows}):
         lines += [f"## {mode}, {subset} set", ""]
         lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -188,7 +193,8 @@ def summary_markdown(
             cells = [r.method, r.point, _fmt(r.total_kbps), _fmt(r.payload_kbps)]
             cells += [_fmt(r.wire_kbps), _fmt(r.keyframe_bytes, 0)]
             cells += [_fmt(r.metrics[m], DIGITS.get(m, 2)) for m in COLUMN_NAMES]
-            cells += [_fmt(r.sender_ms), f"{_fmt(r.receiver_ms)} ({r.receiver_device})"]
+            cells += [_fmt(100 * r.missed_faces, 0), _fmt(r.sender_ms)]
+            cells += [f"{_fmt(r.receiver_ms)} ({r.receiver_device})"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
