@@ -185,7 +185,7 @@ def _operating_point(args: argparse.Namespace, info: SourceInfo) -> OperatingPoi
 
 def _point_for_bitrate(bps: int, fps: float, bundle: int) -> OperatingPoint:
     """The least distorted point of the rate table whose frame payload fits ``bps``."""
-    from facecodec.bitrate import DEFAULT_TABLE_PATH, load_table
+    from facecodec.bitrate import DEFAULT_TABLE_PATH, RatePoint, load_table
 
     if not DEFAULT_TABLE_PATH.exists():
         raise FileNotFoundError(
@@ -194,7 +194,7 @@ def _point_for_bitrate(bps: int, fps: float, bundle: int) -> OperatingPoint:
         )
     table = load_table()
 
-    def cost_bps(row) -> float:
+    def cost_bps(row: RatePoint) -> float:
         per_frame = row.bytes_per_frame + table.bytes_per_message / bundle
         return 8 * per_frame * fps / row.point.frame_interval
 
