@@ -31,8 +31,9 @@ from .recorder import CallRecorder, Latency
 from .render import RenderConfig, RenderedFrame, RenderOutput, RenderStage, RenderStats
 from .send_session import SendConfig, SendSession, SendStats
 
-LINGER_S = 0.2
-"""After the last frame is sent: time for it to arrive before the sender hangs up."""
+LINGER_S = 0.3
+"""After the last frame is sent: time for it to arrive before the sender hangs up (longer
+than an ``Impairment`` holds a message back)."""
 
 
 @dataclass(frozen=True)

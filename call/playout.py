@@ -59,6 +59,8 @@ class PlayoutClock:
     def on_arrival(self, seq: int, now_ms: float) -> None:
         """Frame ``seq`` arrived (decoded) at ``now_ms``."""
         highest = max(seq, self._arrivals[-1][1]) if self._arrivals else seq
+        if self._arrivals and self._arrivals[-1][0] == now_ms:
+            self._arrivals.pop()  # frames of one message: its newest counts
         self._arrivals.append((now_ms, highest))
         while self._arrivals[0][0] < now_ms - RATE_WINDOW_MS:
             self._arrivals.popleft()

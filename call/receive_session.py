@@ -1,6 +1,6 @@
 """The receiving end of one call: transport -> codec -> concealment -> playout -> a frame sink.
 
-Keyframes (reliable channel) start a fresh frame decoder; frames messages (unreliable,
+Keyframes (reliable channel) set the decoder's source; frames messages (unreliable,
 unordered) decode on their own as long as their reference is held. Decoded frames go to the
 ``Concealer`` (receiver/concealment.py), and the ``PlayoutClock`` says when each output frame is
 due; at that time the concealer gives the frame to draw, whatever arrived, and it goes to the
@@ -204,10 +204,12 @@ class ReceiveSession:
                 self._send(KeyframeRequest(KeyframeReason.VERSION, self._newest_decoded))
             self._stats.version_mismatch = keyframe.face_model
             return
-        self._decoder = FrameDecoder(self._model_keypoints(keyframe))
+        # One decoder per call: frames decoded before a new keyframe stay references (the
+        # sender's identity is fixed for its stream, so the keypoint predictor is the same).
+        self._decoder = self._decoder or FrameDecoder()
+        self._decoder.keypoint_predictor = self._model_keypoints(keyframe)
         self._decoder.set_keyframe(keyframe, op)
         self._keyframe_seq = keyframe.params.seq
-        self._newest_decoded = None
         self._need_keyframe = None
         self._stats.keyframes.append(len(data))
         if self._concealer is None:

@@ -111,6 +111,9 @@ class SendStats:
     malformed_control: int = 0
     point: OperatingPoint | None = None
     acknowledged_seq: int | None = None
+    """Newest frame the receiver reported decoded."""
+    concealed_at_receiver: int = 0
+    """Frames the receiver reported lost (concealed), cumulative."""
     loss: float = 0.0
     rtt_ms: float | None = None
     fps: float = 0.0
@@ -280,7 +283,6 @@ class SendSession:
         self._keyframe_due = False
         self._announced = self._point
         self._stats.keyframes.append(len(data))
-        self._stats.acknowledged_seq = None
 
     def _announce_point(self, seq: int) -> None:
         """Tell the receiver when the operating point changes (it counts lost frames by it)."""
@@ -300,15 +302,16 @@ class SendSession:
                 self.controller.request_keyframe(now_ms())
             elif isinstance(message, ReceiverReport):
                 self._acknowledge(message.last_decoded_seq)
+                self._stats.concealed_at_receiver = message.frames_lost
             else:
                 self._stats.malformed_control += 1
 
     def _acknowledge(self, seq: int | None) -> None:
-        """Frames decoded before the current keyframe are not references any more."""
-        keyframe, acked = self._keyframe_seq, self._stats.acknowledged_seq
-        if seq is None or keyframe is None or seq <= keyframe:
-            return
-        self._stats.acknowledged_seq = seq if acked is None else max(seq, acked)
+        """The receiver holds frame ``seq`` (it keeps one decoder for the whole call, so frames
+        before a new keyframe stay references)."""
+        acked = self._stats.acknowledged_seq
+        if seq is not None:
+            self._stats.acknowledged_seq = seq if acked is None else max(seq, acked)
 
     async def _receive_feedback(self) -> None:
         feedback: LinkFeedback

@@ -1,0 +1,80 @@
+"""Shared pieces of the call tests: a clip of a held-out person (from ../shared/data, at test
+time), the rate table, a sender of a clip over a real call, and a sink that keeps what the
+receiver's playout put out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sender_inputs import validation_clip_paths
+
+from facecodec.bitrate import DEFAULT_TABLE_PATH, RateTable, load_table
+from facecodec.bitrate.simulation import example_table
+from facecodec.call.capture_loop import CaptureConfig, CaptureLoop
+from facecodec.call.send_session import SendConfig, SendSession, SendStats
+from facecodec.receiver.concealment import OutputFrame
+from facecodec.sender.capture import open_source
+from facecodec.sender.prior import MediaPipePrior, PriorConfig
+from facecodec.transport import Call
+from facecodec.types import Keyframe
+
+IDENTITY_FRAMES = 8
+"""Face frames the test senders learn the identity from: a third of a second, so that short
+calls are mostly live frames (the default second would be skipped as stale)."""
+TARGET_BPS = 2000
+
+
+def run(scenario: Coroutine[Any, Any, Any], timeout_s: float = 60.0) -> Any:
+    return asyncio.run(asyncio.wait_for(scenario, timeout_s))
+
+
+def clip() -> Path:
+    """A clip of a validation identity (never trained on)."""
+    return validation_clip_paths()[0]
+
+
+def rate_table() -> RateTable:
+    """The measured table once bitrate/rd_table.json is built, the example table until then:
+    these tests check the call's behaviour, not the table's numbers."""
+    return load_table() if DEFAULT_TABLE_PATH.exists() else example_table()
+
+
+def prior() -> MediaPipePrior:
+    return MediaPipePrior(PriorConfig(identity_frames=IDENTITY_FRAMES))
+
+
+async def send_clip(call: Call, frames: int, session: list | None = None) -> SendStats:
+    """Send the first ``frames`` frames of ``clip()`` at 25 fps over ``call``; the session is
+    appended to ``session`` for inspection while it runs."""
+    face_prior = prior()
+    capture = CaptureLoop(lambda: open_source(clip()), face_prior, CaptureConfig(max_frames=frames))
+    try:
+        await capture.open()
+        sender = SendSession(call, face_prior, rate_table(), SendConfig(TARGET_BPS), capture.fps)
+        if session is not None:
+            session.append(sender)
+        return await sender.run(capture.frames())
+    finally:
+        face_prior.close()
+
+
+@dataclass
+class Played:
+    """A FrameSink that keeps what the playout put out."""
+
+    keyframes: list[Keyframe] = field(default_factory=list)
+    frames: list[tuple[OutputFrame, float]] = field(default_factory=list)
+
+    def keyframe(self, keyframe: Keyframe) -> None:
+        self.keyframes.append(keyframe)
+
+    def frame(self, frame: OutputFrame, due_ms: float) -> None:
+        self.frames.append((frame, due_ms))
+
+    @property
+    def seqs(self) -> list[int]:
+        return [f.params.seq for f, _ in self.frames]

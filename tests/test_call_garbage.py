@@ -1,0 +1,143 @@
+"""Garbage on both data channels of a real call, at both ends: random bytes, and real messages
+cut short, lengthened and with flipped bytes. Nothing a peer sends stops either loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+import pytest
+from call_inputs import Played, clip, prior, run, send_clip
+
+from facecodec.call.receive_session import ReceiveSession
+from facecodec.codec import (
+    FrameEncoder,
+    KeyframeReason,
+    KeyframeRequest,
+    ReceiverReport,
+    encode_control,
+    encode_keyframe,
+)
+from facecodec.receiver.concealment import FrameStatus
+from facecodec.sender.capture import VideoFile
+from facecodec.sender.prior import PriorFrame
+from facecodec.transport.call import open_loopback_pair
+from facecodec.types import OperatingPoint
+
+OP = OperatingPoint(keypoints=0, expression_dims=16, quant_level=2, frame_interval=1)
+BUNDLE = 5
+SEED = 11
+
+
+def prior_frames(count: int) -> list[PriorFrame]:
+    face_prior = prior()
+    frames: list[PriorFrame] = []
+    with VideoFile(clip()) as source:
+        for seq, image in zip(range(count), source, strict=False):
+            frames += face_prior.process(image, seq)
+    frames += face_prior.flush()
+    face_prior.close()
+    return frames
+
+
+def real_messages() -> tuple[bytes, list[bytes], int]:
+    """A keyframe, frames messages predicted from it, and how many frames they carry."""
+    frames = prior_frames(40)
+    face_prior = prior()
+    keyframe = face_prior.keyframe(frames[0])
+    encoder = FrameEncoder(OP)
+    encoder.set_keyframe(keyframe, OP)
+    params = [f.params for f in frames[1:]]
+    bundles = [params[i : i + BUNDLE] for i in range(0, len(params), BUNDLE)]
+    messages = [encoder.encode(b, keyframe.params.seq) for b in bundles]
+    return encode_keyframe(keyframe, OP), messages, len(params)
+
+
+def garbage(valid: list[bytes], count: int) -> list[bytes]:
+    """Random bytes, and the valid messages cut short, lengthened or with bytes flipped."""
+    rng = random.Random(SEED)
+    out = [b"", bytes([0xFF]), bytes(3)]
+    for _ in range(count):
+        base = rng.choice(valid)
+        kind = rng.randrange(4)
+        if kind == 0:
+            out.append(rng.randbytes(rng.randrange(1, 300)))
+        elif kind == 1:
+            out.append(base[: rng.randrange(1, max(2, len(base)))])
+        elif kind == 2:
+            out.append(base + rng.randbytes(rng.randrange(1, 8)))
+        else:
+            flipped = bytearray(base)
+            for _ in range(rng.randrange(1, 4)):
+                flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+            out.append(bytes(flipped))
+    return out
+
+
+def test_garbage_on_both_channels_leaves_the_receiver_running(caplog) -> None:
+    keyframe, messages, frames = real_messages()
+    control = [
+        encode_control(KeyframeRequest(KeyframeReason.START)),
+        encode_control(ReceiverReport(3, 0, 0, 0)),
+    ]
+    junk = garbage([keyframe, *messages, *control], 300)
+
+    async def scenario() -> None:
+        played = Played()
+        listener, dialer = await open_loopback_pair()
+        async with listener, dialer:
+            session = ReceiveSession(listener, played)
+            receiving = asyncio.ensure_future(session.run())
+            for message in junk:
+                dialer.control.send(message)
+                dialer.frames.send(message)
+            dialer.control.send(keyframe)
+            for message, noise in zip(messages, junk, strict=False):
+                dialer.frames.send(message)
+                dialer.frames.send(noise)
+                dialer.control.send(noise)
+                await asyncio.sleep(0.04 * BUNDLE)
+            await asyncio.sleep(0.5)
+            assert not receiving.done()
+            stats = session.stats
+        await receiving
+
+        assert stats.malformed > 100
+        assert len(stats.keyframes) == 1
+        # Every real frame decoded, and nearly all were drawn from their own parameters: a
+        # mangled frames message can decode into frames of its own (they carry no checksum:
+        # DTLS guards the wire, so only the authenticated peer can send them), which may start
+        # the output ahead of the first real bundle.
+        assert stats.frames_decoded >= frames
+        drawn = {f.params.seq for f, _ in played.frames if f.status == FrameStatus.RECEIVED}
+        assert len(drawn) >= frames - 2 * BUNDLE
+
+    with caplog.at_level(logging.ERROR):
+        run(scenario())
+    # The codec raised nothing but BitstreamError (the receiver would survive it, logged).
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("channel", ["control", "frames"])
+def test_garbage_from_the_receiver_leaves_the_sender_sending(channel: str) -> None:
+    junk = garbage([encode_control(ReceiverReport(3, 0, 0, 0))], 100)
+
+    async def scenario() -> None:
+        listener, dialer = await open_loopback_pair()
+        async with listener, dialer:
+            sessions: list = []
+            sending = asyncio.ensure_future(send_clip(dialer, frames=60, session=sessions))
+            while not sessions or not sessions[0].stats.messages:
+                await asyncio.sleep(0.02)
+            sent_before = sessions[0].stats.frames_sent
+            for message in junk:
+                getattr(listener, channel).send(message)
+            stats = await sending
+
+        assert stats.end is not None and stats.end.name == "SOURCE_ENDED"
+        assert stats.frames_sent > sent_before + 10
+        if channel == "control":
+            assert stats.malformed_control > 50
+
+    run(scenario())
