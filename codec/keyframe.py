@@ -1,0 +1,166 @@
+"""Keyframe messages: the source image, identity, versions and operating point.
+
+The keyframe opens a stream and replaces the source whenever the sender sends a new one; it goes
+over the reliable channel. Layout (little-endian; docs/bitstream.md, "Keyframe message")::
+
+    u8      FORMAT_VERSION << 4 | KEYFRAME (1)
+    varint  seq of the keyframe's own frame
+    u8 x4   operating point: keypoints, expression_dims, quant_level, frame_interval
+    str     face model version          (str = u8 byte length + UTF-8)
+    str     network version ('' = any)
+    u16     identity dims n, then n x f32 identity coefficients
+    u8      flags: bit 0 face, bit 1 keypoints present
+    f32 x7  rotation (3, rad), translation (3, crop units), scale
+    u8      expression dims d, then d x f32
+    [u8     keypoints k, then 3k x f32]             if flag bit 1
+    u8      image codec (1 JPEG, 2 WebP), u16 width, u16 height, u32 length, image bytes
+    u32     CRC-32 of everything before it
+
+Plain fields instead of msgpack and no zstd: both cost bytes here (measured in
+docs/bitstream.md); the CRC-32 guards the one message whose silent corruption would spoil a
+whole call (the transport's checks end at the data channel).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe, OperatingPoint
+
+from .errors import BitstreamError, ErrorCode
+from .image import (
+    DEFAULT_IMAGE_CODEC,
+    DEFAULT_IMAGE_QUALITY,
+    MAX_IMAGE_SIDE,
+    ImageCodec,
+    decode_image,
+    encode_image,
+)
+from .messages import MessageType, expect_type, type_byte
+from .operating_point import check_encodable, decoded_operating_point
+from .quantize import (
+    EXPRESSION_LIMIT,
+    KEYPOINT_LIMIT,
+    MAX_KEYPOINTS,
+    ROTATION_LIMIT_RAD,
+    SCALE_MAX,
+    TRANSLATION_LIMIT,
+)
+from .reader import ByteReader, pack_f32, pack_text, write_varint
+
+MAX_IDENTITY_DIMS = 512
+IDENTITY_LIMIT = 64.0
+"""Largest identity coefficient magnitude (whitened codes stay within a few units)."""
+MAX_IMAGE_BYTES = 3 * MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
+MAX_SEQ = (1 << 48) - 1
+_FLAG_FACE = 1
+_FLAG_KEYPOINTS = 2
+
+
+def encode_keyframe(
+    keyframe: Keyframe,
+    op: OperatingPoint,
+    codec: ImageCodec = DEFAULT_IMAGE_CODEC,
+    quality: int = DEFAULT_IMAGE_QUALITY,
+) -> bytes:
+    """One keyframe message; ValueError for a keyframe the format cannot carry."""
+    identity = np.asarray(keyframe.identity, np.float32).reshape(-1)
+    if identity.size > MAX_IDENTITY_DIMS:
+        raise ValueError(f"at most {MAX_IDENTITY_DIMS} identity coefficients")
+    check_encodable(op)
+    p = keyframe.params
+    if not 0 <= p.seq <= MAX_SEQ:
+        raise ValueError(f"keyframe seq out of range: {p.seq}")
+    image = encode_image(keyframe.image, codec, quality)
+    h, w = keyframe.image.shape[:2]
+    flags = (_FLAG_FACE if p.face else 0) | (_FLAG_KEYPOINTS if p.keypoints is not None else 0)
+    parts = [
+        bytes([type_byte(MessageType.KEYFRAME)]),
+        write_varint(p.seq),
+        bytes([op.keypoints, op.expression_dims, op.quant_level, op.frame_interval]),
+        pack_text(keyframe.face_model),
+        pack_text(keyframe.network),
+        identity.size.to_bytes(2, "little"),
+        pack_f32(identity),
+        bytes([flags]),
+        pack_f32(np.concatenate([p.rotation, p.translation, [p.scale]])),
+        bytes([p.expression.size]),
+        pack_f32(p.expression),
+    ]
+    if p.keypoints is not None:
+        if p.keypoints.shape[0] > MAX_KEYPOINTS:
+            raise ValueError(f"at most {MAX_KEYPOINTS} keyframe keypoints")
+        parts += [bytes([p.keypoints.shape[0]]), pack_f32(p.keypoints.reshape(-1))]
+    parts += [
+        bytes([int(codec)]),
+        w.to_bytes(2, "little"),
+        h.to_bytes(2, "little"),
+        len(image).to_bytes(4, "little"),
+        image,
+    ]
+    body = b"".join(parts)
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def decode_keyframe(data: bytes) -> tuple[Keyframe, OperatingPoint]:
+    """Inverse of ``encode_keyframe``; BitstreamError for anything else."""
+    expect_type(data, MessageType.KEYFRAME)
+    if len(data) < 5:
+        raise BitstreamError(ErrorCode.TRUNCATED, "keyframe message shorter than its checksum")
+    if zlib.crc32(data[:-4]) != int.from_bytes(data[-4:], "little"):
+        raise BitstreamError(ErrorCode.MALFORMED, "keyframe checksum mismatch")
+    r = ByteReader(data[:-4], "keyframe", start=1)
+    seq = r.varint("seq", MAX_SEQ)
+    op = decoded_operating_point(*r.take(4, "operating point"))
+    face_model = r.text("face model version")
+    network = r.text("network version")
+    n_id = r.u16("identity dims")
+    if n_id > MAX_IDENTITY_DIMS:
+        raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: {n_id} identity dims")
+    identity = _bounded(r.f32(n_id, "identity"), IDENTITY_LIMIT, "identity")
+    flags = r.u8("flags")
+    if flags & ~(_FLAG_FACE | _FLAG_KEYPOINTS):
+        raise BitstreamError(ErrorCode.MALFORMED, f"keyframe: unknown flags {flags:#x}")
+    pose = r.f32(7, "pose")
+    _bounded(pose[:3], ROTATION_LIMIT_RAD, "rotation")
+    _bounded(pose[3:6], TRANSLATION_LIMIT, "translation")
+    if not 0 <= pose[6] <= SCALE_MAX:
+        raise BitstreamError(ErrorCode.RANGE, f"keyframe: scale {pose[6]} out of range")
+    dims = r.u8("expression dims")
+    if dims > MAX_EXPRESSION_DIMS:
+        raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: {dims} expression dims")
+    expression = _bounded(r.f32(dims, "expression"), EXPRESSION_LIMIT, "expression")
+    keypoints = None
+    if flags & _FLAG_KEYPOINTS:
+        k = r.u8("keypoint count")
+        if k > MAX_KEYPOINTS:
+            raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: {k} keypoints")
+        keypoints = _bounded(r.f32(3 * k, "keypoints"), KEYPOINT_LIMIT, "keypoints").reshape(k, 3)
+    codec_id = r.u8("image codec")
+    if codec_id not in ImageCodec._value2member_map_:
+        raise BitstreamError(ErrorCode.MALFORMED, f"keyframe: unknown image codec {codec_id}")
+    width, height = r.u16("image width"), r.u16("image height")
+    length = r.u32("image length")
+    if length > MAX_IMAGE_BYTES:
+        raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: image of {length} bytes")
+    image_bytes = r.take(length, "image")
+    r.end()
+    image = decode_image(image_bytes, ImageCodec(codec_id), width, height)
+    params = FrameParams(
+        seq=seq,
+        rotation=pose[:3],
+        translation=pose[3:6],
+        scale=float(pose[6]),
+        expression=expression,
+        keypoints=keypoints,
+        face=bool(flags & _FLAG_FACE),
+    )
+    return Keyframe(image, identity, params, face_model, network), op
+
+
+def _bounded(values: np.ndarray, limit: float, field: str) -> np.ndarray:
+    if np.abs(values).max(initial=0.0) > limit:
+        raise BitstreamError(ErrorCode.RANGE, f"keyframe: {field} beyond +-{limit}")
+    return values

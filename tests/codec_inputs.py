@@ -1,0 +1,96 @@
+"""Real inputs for the codec tests, made at test time from a real clip (never committed).
+
+The clip is the first validation-identity clip of ../shared/data (FACECODEC_DATA overrides the
+folder), or the bundled demo clip where the data folder is absent. Its frames go through the
+real sender path: MediaPipe landmarks, the face-model fit, the semantic keypoints.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facecodec import demo_clip
+from facecodec.types import FrameParams
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("FACECODEC_DATA", REPO.parent / "shared" / "data"))
+MAX_FRAMES = 250
+
+
+@lru_cache(maxsize=1)
+def input_clip() -> Path:
+    """A real 256x256 talking-head clip."""
+    if (DATA_DIR / "train.tsv").exists():
+        from facecodec.training.splits import split_clips
+
+        _, validation = split_clips(DATA_DIR)
+        return validation[0].path
+    return demo_clip()
+
+
+@lru_cache(maxsize=1)
+def _clip_frames() -> tuple[np.ndarray, ...]:
+    cap = cv2.VideoCapture(str(input_clip()))
+    frames = []
+    while len(frames) < MAX_FRAMES:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return tuple(frames)
+
+
+def demo_keyframe_image() -> np.ndarray:
+    """(256, 256, 3) RGB first frame of the test clip."""
+    return _clip_frames()[0]
+
+
+@lru_cache(maxsize=1)
+def _fitted() -> tuple[tuple[FrameParams, ...], np.ndarray]:
+    from facecodec.sender.face_model import K_MAX, FaceModel
+    from facecodec.sender.fit import FaceFitter, crop_landmarks
+    from facecodec.sender.landmarks import FaceLandmarker
+
+    model = FaceModel.load()
+    frames = _clip_frames()
+    with FaceLandmarker(video=True) as landmarker:
+        found = [landmarker(frame) for frame in frames]
+    size = frames[0].shape[1]
+    landmarks = [crop_landmarks(lm, size) for lm in found if lm is not None]
+    fit = FaceFitter(model).fit_identity(landmarks)
+    fits = iter(fit.frames)
+    params = []
+    for seq, lm in enumerate(found):
+        if lm is None:
+            params.append(FrameParams.no_face(seq))
+            continue
+        p = next(fits).params
+        p.seq = seq
+        p.keypoints = model.keypoints(fit.identity, p, K_MAX)
+        params.append(p)
+    return tuple(params), fit.identity
+
+
+def real_clip_params(frames: int = MAX_FRAMES) -> tuple[list[FrameParams], np.ndarray]:
+    """(the first ``frames`` FrameParams of the test clip with all 32 keypoints, identity)."""
+    params, identity = _fitted()
+    return list(params[:frames]), identity
+
+
+def face_model_predictor(identity: np.ndarray):
+    """KeypointPredictor of the shipped face model for ``identity``."""
+    model = _model()
+    return lambda params, count: model.keypoints(identity, params, count)
+
+
+@lru_cache(maxsize=1)
+def _model():
+    from facecodec.sender.face_model import FaceModel
+
+    return FaceModel.load()
