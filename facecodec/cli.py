@@ -8,7 +8,7 @@ import sys
 
 from facecodec import __version__
 
-COMMANDS: tuple[str, ...] = ("encode", "send", "receive", "call", "bench")
+COMMANDS: tuple[str, ...] = ("encode", "inspect", "send", "receive", "call", "bench")
 """Subcommand modules in facecodec.commands; each has ``add_parser(subparsers)``."""
 
 
