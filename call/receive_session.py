@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from facecodec.bitrate.window import SlidingWindow
 from facecodec.codec import (
     BitstreamError,
     FrameDecoder,
@@ -51,6 +50,7 @@ from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe
 
 from .clock import now_ms
 from .edits import ParamsEditor
+from .meter import Meter
 from .playout import NOMINAL_FPS, PlayoutClock
 
 MAX_PARKED_MESSAGES = 64
@@ -131,7 +131,7 @@ class ReceiveSession:
         self._last_request_ms = -float("inf")
         self._arrived = asyncio.Event()
         self._stats = ReceiveStats()
-        self._windows = {name: SlidingWindow() for name in ("payload", "fps")}
+        self._windows = {name: Meter() for name in ("payload", "fps")}
 
     @property
     def stats(self) -> ReceiveStats:

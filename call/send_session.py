@@ -40,7 +40,6 @@ from facecodec.bitrate import (
     RateTable,
 )
 from facecodec.bitrate.bundler import frames_wire_bytes
-from facecodec.bitrate.window import SlidingWindow
 from facecodec.codec import (
     BitstreamError,
     FrameEncoder,
@@ -60,6 +59,7 @@ from facecodec.types import FrameParams, OperatingPoint
 from .capture_loop import CapturedFrame
 from .clock import now_ms
 from .edits import ParamsEditor
+from .meter import Meter
 
 MAX_FRAME_AGE_MS = 500.0
 """Frames older than this when the prior releases them are not sent."""
@@ -157,7 +157,7 @@ class SendSession:
         self._announced = self._point
         """The operating point the receiver was last told of."""
         self._stats = SendStats()
-        self._windows = {name: SlidingWindow() for name in ("fps", "payload", "wire")}
+        self._windows = {name: Meter() for name in ("fps", "payload", "wire")}
 
     @property
     def stats(self) -> SendStats:

@@ -1,0 +1,78 @@
+"""The commands as a person runs them: ``facecodec receive`` and ``facecodec send`` in two
+processes (a wrong token, then a call), and ``facecodec call``; a few CPU-rendered frames."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import av
+import pytest
+from call_inputs import clip
+
+from facecodec.bitrate import DEFAULT_TABLE_PATH
+
+TOKEN = "cli-test-token-0123"
+TIMEOUT_S = 120
+
+pytestmark = pytest.mark.skipif(
+    not DEFAULT_TABLE_PATH.exists(), reason="bitrate/rd_table.json is not built yet"
+)
+
+
+def facecodec(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "FACECODEC_TOKEN": TOKEN, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "facecodec", *args]
+    return subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_receive_refuses_a_wrong_token_then_redraws_a_sender(tmp_path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    video = tmp_path / "received.mp4"
+    receiver = facecodec(
+        "receive", "--listen", address, "--calls", "1", "--device", "cpu", "--output",
+        str(video), "--side-by-side", "--render", "all", "--render-every", "25", "--quiet",
+    )  # fmt: skip
+    try:
+        send = ("send", "--to", address, "--input", str(clip()), "--frames", "60", "--quiet")
+        wrong = facecodec(*send, "--token", "not-the-token", stderr=subprocess.PIPE)
+        _, error = wrong.communicate(timeout=TIMEOUT_S)
+        assert wrong.returncode == 2 and "wrong token" in error
+
+        log = tmp_path / "send.jsonl"
+        sender = facecodec(*send, "--log", str(log))
+        summary, _ = sender.communicate(timeout=TIMEOUT_S)
+        assert sender.returncode == 0, summary
+        assert "the input ended: 60 frames" in summary
+        assert log.with_suffix(".png").stat().st_size > 0
+        output, _ = receiver.communicate(timeout=TIMEOUT_S)
+    finally:
+        receiver.kill()
+    assert receiver.returncode == 0, output
+    with av.open(str(video)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert frames and frames[0].shape == (256, 512, 3)  # keyframe | redrawn
+
+
+def test_call_command_writes_video_report_and_plot(tmp_path) -> None:
+    call = facecodec(
+        "call", "--input", str(clip()), "--frames", "60", "--render-every", "25", "--output",
+        str(tmp_path), "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    output, _ = call.communicate(timeout=TIMEOUT_S)
+    assert call.returncode == 0, output
+    assert "# Loopback call" in output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["frames"]["rendered"] >= 1
+    assert report["bitrate"]["max_1s_payload_kbps"] <= 2.2
+    for name in ("call.mp4", "report.md", "bitrate.png", "decisions.jsonl"):
+        assert (tmp_path / name).stat().st_size > 0
