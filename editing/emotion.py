@@ -28,6 +28,8 @@ ASSET_NAME = "emotion_directions.json"
 NEUTRAL = "neutral"
 """The label every direction is measured from."""
 DEFAULT_STRENGTH = 0.6
+"""Strength when none is given (the command line's default): clearly visible, short of the
+full acted emotion."""
 
 
 class Emotion(Enum):
