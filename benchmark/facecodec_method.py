@@ -73,16 +73,22 @@ class _Segment:
     params: list[FrameParams] = field(default_factory=list)
 
 
+def shipped_table() -> RateTable | None:
+    """The controller's rate-distortion table, if it has been built."""
+    return load_table() if DEFAULT_TABLE_PATH.exists() else None
+
+
 @dataclass
 class FacecodecMethod:
     device: str = "cpu"
     grid: tuple[OperatingPoint, ...] = FACECODEC_GRID
+    table: RateTable | None = field(default_factory=shipped_table)
+    """Where the controller chooses points for the targets from; None: the grid only."""
     name: str = "facecodec"
     modes: frozenset[Mode] = frozenset(Mode)
 
     def __post_init__(self) -> None:
         self._receiver: Receiver | None = None
-        self._table: RateTable | None = load_table() if DEFAULT_TABLE_PATH.exists() else None
 
     def unavailable(self) -> str | None:
         try:
@@ -93,7 +99,7 @@ class FacecodecMethod:
 
     def points(self, targets_bps: Sequence[int]) -> list[Point]:
         """The grid, and one point per target where the rate table exists."""
-        targets = [Point(target_label(t), t) for t in targets_bps] if self._table else []
+        targets = [Point(target_label(t), t) for t in targets_bps] if self.table else []
         return [*targets, *(Point(point_label(op), None) for op in self.grid)]
 
     def run(self, job: MethodInput) -> MethodResult:
@@ -118,13 +124,13 @@ class FacecodecMethod:
         for op in self.grid:
             if point_label(op) == point.label:
                 return op
-        assert self._table is not None
-        return self._table.cheapest.point
+        assert self.table is not None
+        return self.table.cheapest.point
 
     def _controller(self, job: MethodInput) -> Controller | None:
-        if job.point.target_bps is None or self._table is None:
+        if job.point.target_bps is None or self.table is None:
             return None
-        return Controller(ControllerConfig(job.point.target_bps, capture_fps=job.fps), self._table)
+        return Controller(ControllerConfig(job.point.target_bps, capture_fps=job.fps), self.table)
 
     def _encoder(self, prior: MediaPipePrior, job: MethodInput) -> SenderEncoder:
         bundle = max(1, round(BundlingConfig().max_latency_ms * job.fps / 1000))

@@ -14,10 +14,12 @@ from facecodec.benchmark.methods import MessageKind, MethodInput, Mode, Point
 from facecodec.benchmark.metrics.identity import IdentityEmbedder
 from facecodec.benchmark.metrics.landmarks import Landmarks68, keypoint_distance
 from facecodec.benchmark.metrics.pixels import psnr
+from facecodec.bitrate.table import RatePoint, RateTable
+from facecodec.types import OperatingPoint
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
 POINT = Point("k8-e16-q2-f1", None)
-pytestmark = pytest.mark.slow  # about 40 s
+pytestmark = pytest.mark.slow  # about a minute
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,26 @@ def test_keyframe_interval_refreshes_the_keyframe(method, clip):
     job = MethodInput(frames[0], frames[1:], fps, POINT, 2, Mode.RECONSTRUCTION)
     keyframes = [m for m in method.run(job).messages if m.kind == MessageKind.KEYFRAME]
     assert len(keyframes) == 3  # frames 0, 2, 4
+
+
+def test_targets_run_the_controller_over_the_rate_table(clip):
+    frames, fps = clip
+    table = RateTable(
+        (
+            RatePoint(OperatingPoint(keypoints=0, expression_dims=8), 5.0, 2.0),
+            RatePoint(OperatingPoint(keypoints=16, expression_dims=32), 40.0, 1.0),
+        ),
+        bytes_per_message=4.0,
+    )
+    method = FacecodecMethod("cpu", grid=(), table=table)
+    assert [p.label for p in method.points([1000, 64_000])] == ["1kbps", "64kbps"]
+    payload = {}
+    for point in method.points([1000, 64_000]):
+        result = method.run(MethodInput(frames[0], frames[1:], fps, point, None))
+        payload[point.label] = sum(
+            m.payload_bytes for m in result.messages if m.kind == MessageKind.FRAMES
+        )
+    assert 0 < payload["1kbps"] < payload["64kbps"]  # the costlier point where it fits
 
 
 def test_reenactment_keeps_the_source_identity(method, clip):
