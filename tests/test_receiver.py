@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from facecodec import demo_clip
+from facecodec.receiver.baseline import BaselineCodec
 from facecodec.receiver.receiver import Receiver
 from facecodec.receiver.weights import BASELINE_WEIGHTS, PRIOR_WEIGHTS, load_weights
 from facecodec.sender.face_model import FaceModel
@@ -17,6 +18,11 @@ from facecodec.training.metrics import psnr
 from facecodec.types import FrameParams, Keyframe
 
 FRAMES = (0, 20, 40)
+
+
+def as_tensor(images: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +55,7 @@ def test_renders_the_driver_from_the_keyframe(receiver: Receiver, demo) -> None:
     out = receiver.render(params[1:])
     assert out.shape == (2, 256, 256, 3) and out.dtype == np.uint8
 
-    def t(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float() / 255
-
-    quality = psnr(t(out), t(frames[1:]))
+    quality = psnr(as_tensor(out), as_tensor(np.stack(frames[1:])))
     assert (quality > 20).all(), quality
 
 
@@ -72,3 +75,17 @@ def test_rejects_a_keyframe_of_another_face_model(receiver: Receiver, demo) -> N
     frames, params, identity = demo
     with pytest.raises(ValueError, match="face model"):
         receiver.set_keyframe(Keyframe(frames[0], identity, params[0], "some-other-model"))
+
+
+def test_baseline_codec_redraws_the_driver(demo) -> None:
+    frames, _, _ = demo
+    codec = BaselineCodec(device="cpu")
+    codec.set_keyframe(frames[0])
+    sent = codec.encode(np.stack(frames[1:]), first_seq=1)
+    assert [p.seq for p in sent] == [1, 2]
+    assert all(p.keypoints.shape == (codec.num_keypoints, 3) for p in sent)
+    out = codec.render(sent)
+    quality = psnr(as_tensor(out), as_tensor(np.stack(frames[1:])))
+    assert (quality > 18).all(), quality
+    with pytest.raises(ValueError, match="explicit keypoints"):
+        codec.render([FrameParams(seq=3)])
