@@ -146,8 +146,10 @@ class ReceiveSession:
         )
 
     def request_keyframe(self, reason: KeyframeReason = KeyframeReason.DECODE_ERROR) -> None:
-        """Ask the sender for a keyframe now (and again until one comes)."""
+        """Ask the sender for a keyframe now, whenever the last request was (and again until
+        one comes)."""
         self._need_keyframe = reason
+        self._last_request_ms = -float("inf")
         self._send_request(now_ms())
 
     async def run(self) -> ReceiveStats:
@@ -195,7 +197,8 @@ class ReceiveSession:
             keyframe, op = decode_keyframe(data)
         except BitstreamError:
             self._stats.malformed += 1
-            self.request_keyframe(KeyframeReason.DECODE_ERROR)
+            self._need_keyframe = KeyframeReason.DECODE_ERROR
+            self._send_request(now_ms())
             return
         if keyframe.face_model != self.face_model.version:
             # Asked once: the sender learns why, but another keyframe will not match either.
