@@ -31,9 +31,10 @@ from .recorder import CallRecorder, Latency
 from .render import RenderConfig, RenderedFrame, RenderOutput, RenderStage, RenderStats
 from .send_session import SendConfig, SendSession, SendStats
 
-LINGER_S = 0.3
-"""After the last frame is sent: time for it to arrive before the sender hangs up (longer
-than an ``Impairment`` holds a message back)."""
+LINGER_MS = 50.0
+"""After the last frame is sent: time for it to arrive before the sender hangs up (plus the
+time an ``Impairment`` may hold a message back). Short, because the receiver keeps showing
+the last frame meanwhile, which it counts as concealed."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class CallResult:
 
 
 class LoopbackCall:
-    """One call over loopback; ``send``, ``receive`` and ``render`` are there while it runs."""
+    """One call over loopback; ``send``, ``receive`` and ``render`` are there while it runs.
+    The prior (MediaPipe's by default) is closed at the end."""
 
     def __init__(
         self,
@@ -101,6 +103,7 @@ class LoopbackCall:
                 await asyncio.to_thread(self.render.close)
                 if self._video is not None:
                     self._video.close()
+                self.prior.close()
         return result
 
     async def _call(self, log: DecisionLog | None) -> CallResult:
@@ -122,7 +125,7 @@ class LoopbackCall:
             )
             receiving = asyncio.ensure_future(self.receive.run())
             sent = await self.send.run(self.recorder.tap(capture.frames()))
-            await asyncio.sleep(LINGER_S)
+            await asyncio.sleep(self._linger_ms() / 1000)
             forward, reverse = dialer.stats.wire_bytes_sent, listener.stats.wire_bytes_sent
             rtt_ms = dialer.rtt_ms
             await dialer.close()
@@ -141,6 +144,10 @@ class LoopbackCall:
             seconds=seconds,
             capture_fps=capture.fps,
         )
+
+    def _linger_ms(self) -> float:
+        impairment = self.config.impairment
+        return LINGER_MS + (impairment.max_hold_ms if impairment is not None else 0.0)
 
     def _outputs(self) -> list[RenderOutput]:
         outputs: list[RenderOutput] = [self.recorder.on_rendered]

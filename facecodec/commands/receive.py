@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             if sink is not None:
                 sink.close()
     if video is not None:
-        print(f"wrote {video.path} ({video.frames} frames)")
+        print(f"wrote {video.path} ({video.frames} frames)" if video.frames else "no frames drawn")
     return 0
 
 
