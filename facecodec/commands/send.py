@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from facecodec.bitrate import DecisionLog, RateTable
@@ -79,58 +80,77 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the flags ask for."""
+
+    address: tuple[str, int]
+    token: str
+    source: str
+    config: SendConfig
+    table: RateTable
+    editor: ParamsEditor | None
+    frames: int | None
+    connect_timeout_s: float
+    quiet: bool
+
+
 def run(args: argparse.Namespace) -> int:
-    token = resolve_token(args.token)
-    host, port = parse_address(args.to)
-    spec = input_spec(args.input)
-    config, table = send_config(args), rate_table()
     edits = edit_config(args)
-    editor = Editor(edits) if edits.active else None
+    plan = _Plan(
+        address=parse_address(args.to),
+        token=resolve_token(args.token),
+        source=input_spec(args.input),
+        config=send_config(args),
+        table=rate_table(),
+        editor=Editor(edits) if edits.active else None,
+        frames=args.frames,
+        connect_timeout_s=args.connect_timeout / 1000,
+        quiet=args.quiet,
+    )
     log_path = args.log or LOG_DIR / time.strftime("send-%Y%m%d-%H%M%S.jsonl")
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    sessions: list[SendSession] = []
     try:
         with log_path.open("w") as stream:
-            stats = eventloop.run(
-                _send(args, (host, port), token, spec, config, table, DecisionLog(stream), editor)
-            )
+            eventloop.run(_send(plan, DecisionLog(stream), sessions))
     except OSError as exc:  # refused token, no receiver, unknown host, call setup timed out
         print(f"facecodec send: error: {exc}", file=sys.stderr)
         return 2
-    _print_summary(stats, log_path, plot_log(log_path, log_path.with_suffix(".png")))
+    except KeyboardInterrupt:  # a camera sends until stopped
+        pass
+    if sessions:
+        _print_summary(
+            sessions[0].stats, log_path, plot_log(log_path, log_path.with_suffix(".png"))
+        )
     return 0
 
 
-async def _send(
-    args: argparse.Namespace,
-    address: tuple[str, int],
-    token: str,
-    spec: str,
-    config: SendConfig,
-    table: RateTable,
-    log: DecisionLog,
-    editor: ParamsEditor | None,
-) -> SendStats:
+async def _send(plan: _Plan, log: DecisionLog, sessions: list[SendSession]) -> None:
+    """Call, send until the input ends; the session goes into ``sessions`` once it exists."""
     prior = MediaPipePrior()
     capture = CaptureLoop(
-        lambda: open_source(spec),
+        lambda: open_source(plan.source),
         prior,
-        CaptureConfig(pace=not is_camera(spec), max_frames=args.frames),
+        CaptureConfig(pace=not is_camera(plan.source), max_frames=plan.frames),
     )
     try:
         await capture.open()
-        call = await _dial(address, token, args.connect_timeout / 1000)
+        call = await _dial(plan.address, plan.token, plan.connect_timeout_s)
         async with call:
-            session = SendSession(call, prior, table, config, capture.fps, log, editor)
+            session = SendSession(
+                call, prior, plan.table, plan.config, capture.fps, log, plan.editor
+            )
+            sessions.append(session)
             status = None
-            if not args.quiet:
+            if not plan.quiet:
                 status = asyncio.ensure_future(show_status(lambda: [send_line(session.stats)]))
             try:
-                stats = await session.run(capture.frames())
+                await session.run(capture.frames())
                 await asyncio.sleep(HANG_UP_DELAY_S)
             finally:
                 if status is not None:
                     status.cancel()
-        return stats
     finally:
         prior.close()
 
