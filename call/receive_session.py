@@ -52,6 +52,7 @@ from .clock import now_ms
 from .edits import ParamsEditor
 from .meter import Meter
 from .playout import NOMINAL_FPS, PlayoutClock
+from .tasks import stop
 
 MAX_PARKED_MESSAGES = 64
 """Messages kept while their reference is missing (2.5 s of 5 messages a second)."""
@@ -155,16 +156,16 @@ class ReceiveSession:
     async def run(self) -> ReceiveStats:
         """Receive until the call ends, then play out what arrived."""
         tasks = [
+            asyncio.ensure_future(self._receive_control()),
             asyncio.ensure_future(self._receive_frames()),
             asyncio.ensure_future(self._play()),
             asyncio.ensure_future(self._report()),
         ]
         try:
-            await self._receive_control()
+            # The receiving loops end with the call, the others only by failing.
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop(tasks)
         self._drain()
         return self.stats
 

@@ -60,6 +60,7 @@ from .capture_loop import CapturedFrame
 from .clock import now_ms
 from .edits import ParamsEditor
 from .meter import Meter
+from .tasks import stop
 
 MAX_FRAME_AGE_MS = 500.0
 """Frames older than this when the prior releases them are not sent."""
@@ -183,9 +184,7 @@ class SendSession:
         except ChannelClosedError:
             self._stats.end = EndReason.HUNG_UP
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop(tasks)
         return self.stats
 
     async def _send_loop(self, queue: asyncio.Queue[CapturedFrame | None]) -> EndReason:
