@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facecodec.receiver.concealment import FrameStatus, OutputFrame
+from facecodec.receiver.concealment import OutputFrame
 from facecodec.types import Keyframe
 
 from .capture_loop import CapturedFrame
@@ -29,7 +29,8 @@ MAX_SAMPLES = 10_000
 
 @dataclass(frozen=True)
 class Latency:
-    """Milliseconds from capture, over the frames drawn from their own parameters."""
+    """Milliseconds from capture, over the output frames (a concealed frame counts from the
+    capture of the frame it stands for)."""
 
     median_ms: float | None
     p95_ms: float | None
@@ -88,11 +89,11 @@ class CallRecorder:
 
     def on_output(self, frame: OutputFrame, due_ms: float) -> None:
         """The playout scheduled ``frame`` at ``due_ms``."""
-        self._note(self._to_playout, frame.params.seq, frame.status, due_ms)
+        self._note(self._to_playout, frame.params.seq, due_ms)
 
     def on_rendered(self, frame: RenderedFrame) -> None:
         """A ``RenderOutput``."""
-        self._note(self._to_render, frame.seq, frame.status, frame.rendered_ms)
+        self._note(self._to_render, frame.seq, frame.rendered_ms)
 
     def input_image(self, seq: int) -> np.ndarray | None:
         """The sender's crop of frame ``seq``, if it had a face and was kept."""
@@ -108,9 +109,9 @@ class CallRecorder:
         """Capture to the end of rendering."""
         return Latency.of(list(self._to_render))
 
-    def _note(self, samples: deque[float], seq: int, status: FrameStatus, t_ms: float) -> None:
+    def _note(self, samples: deque[float], seq: int, t_ms: float) -> None:
         captured = self._capture_ms.get(seq)
-        if status == FrameStatus.RECEIVED and captured is not None:
+        if captured is not None:  # frames held past the end of the input were never captured
             samples.append(t_ms - captured)
 
 

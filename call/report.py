@@ -114,8 +114,8 @@ def markdown(summary: dict[str, object]) -> str:
         *(f"| {name} | {value} |" for name, value in rows),
         "",
         "Payload is what the paper counts (frames messages); wire adds DTLS/SCTP/UDP/IP headers. "
-        "Keyframes travel on the reliable channel and are not in the payload. Latencies are over "
-        "frames drawn from their own parameters.",
+        "Keyframes travel on the reliable channel and are not in the payload. Latencies run from "
+        "the capture of each output frame (or of the frame a concealed one stands for).",
         "",
     ]
     return "\n".join(lines)
