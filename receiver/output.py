@@ -7,6 +7,7 @@ that plays at the speed of the call.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from fractions import Fraction
@@ -22,6 +23,8 @@ PIXEL_FORMAT = "yuv420p"
 """What every player decodes; it needs even sides."""
 TIME_BASE = Fraction(1, 1000)
 WINDOW_TITLE = "facecodec"
+
+logger = logging.getLogger(__name__)
 
 
 class VideoOutput:
@@ -86,11 +89,25 @@ def display_available() -> bool:
 
 
 class Window:
-    """Shows frames in an OpenCV window; call from one thread only."""
+    """Shows frames in an OpenCV window; call from one thread only.
+
+    An OpenCV built without a GUI (opencv-python-headless) cannot open one: the window then
+    says so once and stays shut, and the other outputs go on.
+    """
+
+    def __init__(self) -> None:
+        self.failed = False
 
     def show(self, image: np.ndarray) -> None:
-        cv2.imshow(WINDOW_TITLE, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        cv2.waitKey(1)  # lets the window draw
+        if self.failed:
+            return
+        try:
+            cv2.imshow(WINDOW_TITLE, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            cv2.waitKey(1)  # lets the window draw
+        except cv2.error as exc:
+            self.failed = True
+            logger.warning("no window: %s", exc)
 
     def close(self) -> None:
-        cv2.destroyWindow(WINDOW_TITLE)
+        if not self.failed:
+            cv2.destroyAllWindows()
