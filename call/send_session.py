@@ -197,7 +197,7 @@ class SendSession:
                 self._flush(now_ms())
                 continue
             if item is None:
-                self._flush(self._bundler.next_flush_ms)
+                self._flush(now_ms(), force=True)
                 return EndReason.SOURCE_ENDED
             self._on_frame(item)
             self._flush(now_ms())
@@ -224,9 +224,12 @@ class SendSession:
             params = self._editor(params, self._point.expression_dims)
         self._bundler.add(params, now)
 
-    def _flush(self, now: float | None) -> None:
-        """Send the pending bundle if it is due at ``now`` (None: nothing pending)."""
-        bundle = self._bundler.due(now) if now is not None else []
+    def _flush(self, now: float, force: bool = False) -> None:
+        """Send the pending bundle if it is due at ``now``, or at once with ``force``."""
+        due_ms = self._bundler.next_flush_ms
+        if due_ms is None:
+            return
+        bundle = self._bundler.due(max(now, due_ms) if force else now)
         if not bundle:
             return
         self._encoder.op = self._point
@@ -267,8 +270,8 @@ class SendSession:
         self._windows["wire"].add(now, wire)
 
     def _send_keyframe(self, frame: PriorFrame, now: float) -> None:
-        # Frames still waiting predict from the old keyframe: they go first.
-        self._flush(self._bundler.next_flush_ms)
+        # Frames captured before the keyframe go out ahead of it, not a bundle later.
+        self._flush(now, force=True)
         keyframe = self.prior.keyframe(frame, self.config.network)
         data = encode_keyframe(keyframe, self._point)
         self.call.control.send(data)
