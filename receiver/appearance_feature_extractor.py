@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from facecodec.receiver.blocks import DownBlock2d, ResBlock3d
+from facecodec.receiver.blocks import DownBlock, ResBlock3d
 from facecodec.receiver.config import ModelConfig
 
 
@@ -21,7 +21,7 @@ class AppearanceFeatureExtractor(nn.Module):
         self.stem = nn.Sequential(
             nn.Conv2d(3, c, 7, padding=3), nn.BatchNorm2d(c), nn.ReLU(inplace=True)
         )
-        self.down = nn.Sequential(DownBlock2d(c, 2 * c), DownBlock2d(2 * c, 4 * c))
+        self.down = nn.Sequential(DownBlock(c, 2 * c), DownBlock(2 * c, 4 * c))
         self.to_volume = nn.Conv2d(4 * c, cfg.feature_channels * cfg.feature_depth, 1)
         self.blocks = nn.Sequential(
             *(ResBlock3d(cfg.feature_channels) for _ in range(cfg.extractor_blocks))

@@ -6,21 +6,10 @@ import torch
 import torch.nn.functional as nnf
 from torch import nn
 
-
-class ResBlock2d(nn.Module):
-    """Pre-activation residual block keeping the shape: (B, C, H, W) -> (B, C, H, W)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.norm1 = nn.BatchNorm2d(channels)
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.norm2 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(nnf.relu(self.norm1(x)))
-        out = self.conv2(nnf.relu(self.norm2(out)))
-        return x + out
+CONV = {2: nn.Conv2d, 3: nn.Conv3d}
+NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+HALVE_HW = {2: (nn.AvgPool2d, (2, 2)), 3: (nn.AvgPool3d, (1, 2, 2))}
+"""Pooling that halves height and width (and keeps the depth of a volume)."""
 
 
 class ResBlock3d(nn.Module):
@@ -39,28 +28,18 @@ class ResBlock3d(nn.Module):
         return x + out
 
 
-class DownBlock2d(nn.Module):
-    """Conv, norm, ReLU, 2x average pool: (B, Cin, H, W) -> (B, Cout, H/2, W/2)."""
+class DownBlock(nn.Module):
+    """Conv, norm, ReLU, then halve H and W: (B, Cin, [D,] H, W) -> (B, Cout, [D,] H/2, W/2)."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, dims: int = 2) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.norm = nn.BatchNorm2d(out_channels)
+        self.conv = CONV[dims](in_channels, out_channels, 3, padding=1)
+        self.norm = NORM[dims](out_channels)
+        pool, kernel = HALVE_HW[dims]
+        self.pool = pool(kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nnf.avg_pool2d(nnf.relu(self.norm(self.conv(x))), 2)
-
-
-class DownBlock3d(nn.Module):
-    """Conv, norm, ReLU, pool in H and W: (B, Cin, D, H, W) -> (B, Cout, D, H/2, W/2)."""
-
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv3d(in_channels, out_channels, 3, padding=1)
-        self.norm = nn.BatchNorm3d(out_channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nnf.avg_pool3d(nnf.relu(self.norm(self.conv(x))), (1, 2, 2))
+        return self.pool(nnf.relu(self.norm(self.conv(x))))
 
 
 class UpBlock3d(nn.Module):
@@ -85,7 +64,7 @@ class Hourglass3d(nn.Module):
     def __init__(self, in_channels: int, channels: int, levels: int, max_channels: int) -> None:
         super().__init__()
         widths = [in_channels] + [min(max_channels, channels * 2**i) for i in range(levels)]
-        self.down = nn.ModuleList(DownBlock3d(widths[i], widths[i + 1]) for i in range(levels))
+        self.down = nn.ModuleList(DownBlock(widths[i], widths[i + 1], 3) for i in range(levels))
         up = []
         for i in reversed(range(levels)):
             skip = 0 if i == levels - 1 else widths[i + 1]

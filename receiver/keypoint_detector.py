@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as nnf
 from torch import nn
 
-from facecodec.receiver.blocks import DownBlock2d
+from facecodec.receiver.blocks import DownBlock
 from facecodec.receiver.config import ModelConfig
 from facecodec.receiver.geometry import identity_grid, rotation_matrix
 
@@ -51,7 +51,7 @@ class KeypointDetector(nn.Module):
         k = cfg.num_keypoints
         widths = [3, channels, 2 * channels, 4 * channels, 8 * channels]
         self.encoder = nn.Sequential(
-            *(DownBlock2d(widths[i], widths[i + 1]) for i in range(len(widths) - 1))
+            *(DownBlock(widths[i], widths[i + 1]) for i in range(len(widths) - 1))
         )  # -> B x 8c x S'/16 x S'/16
         self.heatmap = nn.Conv2d(widths[-1], k * depth, 3, padding=1)
         self.head = nn.Linear(widths[-1], 6 + 3 * k)

@@ -32,6 +32,22 @@ class WeightsInfo:
     config: ModelConfig
 
 
+def split_shards(tensors: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    """Group tensors (moved to the CPU, contiguous) into shards of at most SHARD_BYTES, in order
+    (a single larger tensor gets a shard of its own)."""
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, value in tensors.items():
+        value = value.detach().cpu().contiguous()
+        nbytes = value.numel() * value.element_size()
+        if size + nbytes > SHARD_BYTES and shards[-1]:
+            shards.append({})
+            size = 0
+        shards[-1][key] = value
+        size += nbytes
+    return shards
+
+
 def save_weights(state: dict[str, torch.Tensor], info: WeightsInfo, directory: Path, name: str):
     """Write ``name-NN.safetensors`` shards (fp16), overwriting earlier shards of that name."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -43,18 +59,8 @@ def save_weights(state: dict[str, torch.Tensor], info: WeightsInfo, directory: P
         "mode": info.mode,
         "config": json.dumps(asdict(info.config)),
     }
-    shards: list[dict[str, torch.Tensor]] = [{}]
-    size = 0
-    for key, value in state.items():
-        value = value.detach().cpu().contiguous()
-        if value.is_floating_point():
-            value = value.half()
-        nbytes = value.numel() * value.element_size()
-        if size + nbytes > SHARD_BYTES and shards[-1]:
-            shards.append({})
-            size = 0
-        shards[-1][key] = value
-        size += nbytes
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    shards = split_shards(half)
     for i, shard in enumerate(shards):
         save_file(shard, str(directory / f"{name}-{i:02d}.safetensors"), metadata=meta)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-SHARD_BYTES = 15 * 2**20
-"""Shard size limit, below the 16 MiB cap on files the repository and the GPU tool move."""
+from facecodec.receiver.weights import split_shards
+
 META_FILE = "checkpoint.json"
 
 
@@ -59,16 +59,7 @@ def save(directory: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shards: list[dict[str, torch.Tensor]] = [{}]
-    size = 0
-    for name, value in tensors.items():
-        value = value.detach().to("cpu").contiguous()
-        nbytes = value.numel() * value.element_size()
-        if size + nbytes > SHARD_BYTES and shards[-1]:
-            shards.append({})
-            size = 0
-        shards[-1][name] = value
-        size += nbytes
+    shards = split_shards(tensors)
     names = []
     for i, shard in enumerate(shards):
         names.append(f"shard-{i:03d}.safetensors")
