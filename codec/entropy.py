@@ -21,7 +21,7 @@ from importlib.resources import as_file, files
 import numpy as np
 
 from .errors import BitstreamError, ErrorCode
-from .quantize import NUM_FIELD_CONTEXTS
+from .quantize import NUM_FIELD_CONTEXTS, num_quant_levels
 from .rangecoder import (
     EXPONENT_BINS,
     MAX_EXPONENT,
@@ -92,7 +92,8 @@ def context_tables() -> ContextTables:
     with as_file(ref) as path, np.load(path, allow_pickle=False) as z:
         header = z["header"].astype(np.int64)
         frames = z["frames"].astype(np.uint16)
-    if header.shape != (NUM_HEADER_CONTEXTS,) or frames.shape[1:] != (
+    if header.shape != (NUM_HEADER_CONTEXTS,) or frames.shape != (
+        num_quant_levels(),
         NUM_GAP_CLASSES,
         NUM_FRAME_CONTEXTS,
     ):

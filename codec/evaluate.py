@@ -18,7 +18,7 @@ from facecodec.sender.face_model import K_MAX, FaceModel
 from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe, OperatingPoint
 
 from .entropy import ContextTables
-from .frames import DEFAULT_HYSTERESIS, FrameEncoder, _default_coder, is_sent
+from .frames import DEFAULT_HYSTERESIS, FrameEncoder, default_coder, is_sent
 from .model_keypoints import IdentityKeypoints
 from .prior_data import ClipParams
 from .rangecoder import ArithmeticEncoder
@@ -40,7 +40,7 @@ def encode_clip(
     keypoints: IdentityKeypoints,
     hysteresis: float = DEFAULT_HYSTERESIS,
     model_residual: bool = True,
-    coder: Callable[[list[int]], ArithmeticEncoder] = _default_coder,
+    coder: Callable[[list[int]], ArithmeticEncoder] = default_coder,
     tables: ContextTables | None = None,
 ) -> tuple[list[int], dict[int, FrameParams]]:
     """(message sizes, decoded frames by seq) of a clip sent after its first frame as keyframe:

@@ -116,7 +116,8 @@ def _bases(contexts: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(c * SIGNED_CONTEXTS for c in contexts)
 
 
-def _default_coder(probs: list[int]) -> ArithmeticEncoder:
+def default_coder(probs: list[int]) -> ArithmeticEncoder:
+    """The range coder of this format version over ``probs``."""
     return ArithmeticEncoder(probs, ADAPT_SHIFT)
 
 
@@ -254,7 +255,7 @@ class FrameEncoder:
         hysteresis: float = DEFAULT_HYSTERESIS,
         *,
         tables: ContextTables | None = None,
-        coder: Callable[[list[int]], ArithmeticEncoder] = _default_coder,
+        coder: Callable[[list[int]], ArithmeticEncoder] = default_coder,
     ) -> None:
         self.op = op
         self.keypoint_predictor = keypoint_predictor

@@ -83,10 +83,10 @@ def entropy_alternatives(clips, model) -> list[dict]:
     variants = {
         f"trained, adapt 1/{2**ADAPT_SHIFT} (shipped)": {"coder": _coder(ADAPT_SHIFT)},
         "trained, no adaptation": {"coder": _coder(0)},
-        "trained, adapt 1/8": {"coder": _coder(3)},
+        "trained, adapt 1/4": {"coder": _coder(2)},
+        "trained, adapt 1/16": {"coder": _coder(4)},
         "trained, adapt 1/32": {"coder": _coder(5)},
-        "trained, adapt 1/64": {"coder": _coder(6)},
-        "untrained (p=1/2), adapt 1/16": {"coder": _coder(4), "tables": uniform},
+        "untrained (p=1/2), adapt 1/8": {"coder": _coder(ADAPT_SHIFT), "tables": uniform},
         "bare binarisation (1 bit per decision)": {"coder": _coder(0), "tables": uniform},
     }
     rows = []

@@ -2,7 +2,7 @@
 
 The clip is the first validation-identity clip of ../shared/data (FACECODEC_DATA overrides the
 folder), or the bundled demo clip where the data folder is absent. Its frames go through the
-real sender path: MediaPipe landmarks, the face-model fit, the semantic keypoints.
+real sender path (``MediaPipePrior``: landmarks, crop, face-model fit, semantic keypoints).
 """
 
 from __future__ import annotations
@@ -47,40 +47,29 @@ def _clip_frames() -> tuple[np.ndarray, ...]:
 
 
 def demo_keyframe_image() -> np.ndarray:
-    """(256, 256, 3) RGB first frame of the test clip."""
-    return _clip_frames()[0]
+    """(256, 256, 3) RGB crop of the test clip's first face frame, as the sender makes it."""
+    return next(f.crop for f in _prior_frames() if f.crop is not None)
 
 
 @lru_cache(maxsize=1)
-def _fitted() -> tuple[tuple[FrameParams, ...], np.ndarray]:
-    from facecodec.sender.face_model import K_MAX, FaceModel
-    from facecodec.sender.fit import FaceFitter, crop_landmarks
-    from facecodec.sender.landmarks import FaceLandmarker
+def _prior_frames() -> tuple:
+    """The sender's prior over the clip: PriorFrames with all 32 keypoints."""
+    from facecodec.sender.prior import MediaPipePrior
 
-    model = FaceModel.load()
-    frames = _clip_frames()
-    with FaceLandmarker(video=True) as landmarker:
-        found = [landmarker(frame) for frame in frames]
-    size = frames[0].shape[1]
-    landmarks = [crop_landmarks(lm, size) for lm in found if lm is not None]
-    fit = FaceFitter(model).fit_identity(landmarks)
-    fits = iter(fit.frames)
-    params = []
-    for seq, lm in enumerate(found):
-        if lm is None:
-            params.append(FrameParams.no_face(seq))
-            continue
-        p = next(fits).params
-        p.seq = seq
-        p.keypoints = model.keypoints(fit.identity, p, K_MAX)
-        params.append(p)
-    return tuple(params), fit.identity
+    prior = MediaPipePrior()
+    out = []
+    for seq, frame in enumerate(_clip_frames()):
+        out += prior.process(frame, seq)
+    out += prior.flush()
+    prior.close()
+    return tuple(out)
 
 
 def real_clip_params(frames: int = MAX_FRAMES) -> tuple[list[FrameParams], np.ndarray]:
     """(the first ``frames`` FrameParams of the test clip with all 32 keypoints, identity)."""
-    params, identity = _fitted()
-    return list(params[:frames]), identity
+    prior_frames = _prior_frames()
+    identity = next(f.identity for f in prior_frames if f.identity is not None)
+    return [f.params for f in prior_frames[:frames]], identity
 
 
 def face_model_predictor(identity: np.ndarray):

@@ -112,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 detail = f"error: {exc}"
             if listed:
                 print(
-                    f"{index:5d} {_NAMES[kind]:8} {len(message):6d} {'':6} {'':13} {'':8} "
-                    f"{detail}"
+                    f"{index:5d} {_NAMES[kind]:8} {len(message):6d} {'':6} {'':13} {'':8} {detail}"
                 )
     frame_bytes = sizes[MessageType.FRAMES_INTER] + sizes[MessageType.FRAMES_INTRA]
     frame_messages = counts[MessageType.FRAMES_INTER] + counts[MessageType.FRAMES_INTRA]
