@@ -114,8 +114,8 @@ def add_render_arguments(parser: argparse.ArgumentParser, every: int | None, pol
         type=int,
         default=every,
         metavar="N",
-        help="render every n-th frame only (0: none); default: every frame on a GPU, "
-        f"every {CPU_RENDER_EVERY}th on a CPU"
+        help=f"render every n-th frame only (0: none); default 1 on a GPU, {CPU_RENDER_EVERY} "
+        "on a CPU"
         if every is None
         else f"render every n-th frame only (0: none; default {every})",
     )

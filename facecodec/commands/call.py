@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     result = eventloop.run(_run(call, args.quiet))
     paths = write_report(summarize(result, config), config, out)
     print((out / "report.md").read_text())
-    print("wrote", ", ".join(str(p) for p in [config.video, *paths]))
+    written = [path for path in [config.video, *paths] if path is not None and path.exists()]
+    print("wrote", ", ".join(str(path) for path in written))
     return 0
 
 
