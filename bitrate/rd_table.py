@@ -36,7 +36,7 @@ import numpy as np
 
 from facecodec.codec.evaluate import (
     IdentityKeypoints,
-    encode_clip,
+    encode_clip_fast,
     keypoint_errors,
     mouth_keypoints,
 )
@@ -99,10 +99,10 @@ def measure(op: OperatingPoint) -> dict[str, Tally]:
     for clip in _CLIPS:
         tally = tallies["validation" if clip.validation else "train"]
         keypoints = IdentityKeypoints(_MODEL, clip.identity)
+        sizes, decoded = encode_clip_fast(clip, op, (1, BUNDLE), keypoints)
         for bundle in (1, BUNDLE):
-            sizes, decoded = encode_clip(clip, op, bundle, keypoints)
-            tally.bytes[bundle] += sum(sizes)
-            tally.messages[bundle] += len(sizes)
+            tally.bytes[bundle] += sum(sizes[bundle])
+            tally.messages[bundle] += len(sizes[bundle])
         tally.captured += len(clip.frames) - 1
         tally.sent += len(decoded)
         errors = keypoint_errors(clip, op, decoded, keypoints)
