@@ -12,7 +12,7 @@ import pytest
 import torch
 from call_inputs import TARGET_BPS, Played, clip, prior, rate_table, run, send_clip
 
-from facecodec.call.loopback import LINGER_S, LoopbackCall, LoopbackConfig
+from facecodec.call.loopback import LINGER_MS, LoopbackCall, LoopbackConfig
 from facecodec.call.receive_service import ReceiveService
 from facecodec.call.receive_session import ReceiveSession
 from facecodec.call.render import RenderConfig
@@ -83,7 +83,8 @@ def test_loss_and_reordering_are_concealed_and_frames_keep_coming(loss: float) -
         async with listener, dialer:
             receiving = asyncio.ensure_future(ReceiveSession(listener, played).run())
             sent = await send_clip(dialer, frames=125, session=senders)
-            await asyncio.sleep(LINGER_S)  # the last (maybe held back) message arrives
+            # The last message arrives (maybe held back by the impairment).
+            await asyncio.sleep((LINGER_MS + impairment.max_hold_ms) / 1000)
             dropped = dialer.stats.impairment.dropped
         received = await receiving
 
