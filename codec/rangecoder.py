@@ -78,11 +78,19 @@ class ArithmeticEncoder:
         probs, shift = self.probs, self.adapt_shift
         low, rng, shifts = self._low, self._range, self._shifts
         for base, value in zip(bases, values, strict=True):
+            if value == 0:  # most values: one decision, a 0 bit
+                p0 = probs[base]
+                rng = (rng >> PROB_BITS) * p0
+                if shift:
+                    probs[base] = p0 + ((PROB_ONE - p0) >> shift)
+                while rng < _TOP:
+                    rng <<= 8
+                    low <<= 8
+                    shifts += 1
+                continue
             magnitude = -value if value < 0 else value
             # decisions as (context, bit); the suffix of long codes goes as plain bits below
-            if magnitude == 0:
-                decisions = ((base, 0),)
-            elif magnitude <= UNARY_BINS:
+            if magnitude <= UNARY_BINS:
                 decisions = (
                     (base, 1),
                     (base + SIGN_OFFSET, int(value < 0)),
