@@ -6,7 +6,7 @@ bit-rate plot (docs/call.md).
 
 The clip is sent at its frame rate, as a camera would send it. On a CPU a frame takes about a
 second to render, so by default every other frame is rendered (the 8-second demo clip takes
-one to three minutes on two cores); on a GPU every frame.
+about two minutes on two free cores); on a GPU every frame.
 """
 
 from __future__ import annotations
