@@ -18,11 +18,19 @@ class SlidingWindow:
     def add(self, now_ms: float, amount: float) -> None:
         self._events.append((now_ms, amount))
         self._total += amount
+        self._forget(now_ms)  # bounded memory even when nobody asks for the total
 
     def total(self, now_ms: float) -> float:
+        self._forget(now_ms)
+        return self._total
+
+    def __len__(self) -> int:
+        """Events still inside the window (as of the last add or query)."""
+        return len(self._events)
+
+    def _forget(self, now_ms: float) -> None:
         while self._events and self._events[0][0] <= now_ms - self.window_ms:
             self._total -= self._events.popleft()[1]
-        return self._total
 
     def rate_bps(self, now_ms: float) -> float:
         """Bits per second over the window, taking the amounts as bytes."""

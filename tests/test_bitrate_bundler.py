@@ -10,6 +10,7 @@ from facecodec.bitrate.bundler import (
     BundlingConfig,
     frames_wire_bytes,
 )
+from facecodec.bitrate.window import SlidingWindow
 
 FRAME_MS = 40.0
 
@@ -60,3 +61,11 @@ def test_a_wire_target_below_the_header_cost_is_refused_with_advice() -> None:
     with pytest.raises(ValueError, match="raise the wire target or the max latency"):
         BundlingConfig(max_latency_ms=200, wire_bitrate_bps=headers_bps)
     BundlingConfig(max_latency_ms=1000, wire_bitrate_bps=headers_bps)
+
+
+def test_the_sliding_window_forgets_what_left_it_without_being_asked() -> None:
+    window = SlidingWindow()
+    for i in range(10_000):  # 400 s of 25 fps frames, no total() in between
+        window.add(i * 40.0, 10)
+    assert len(window) == 25
+    assert window.rate_bps(9_999 * 40.0) == 25 * 10 * 8
