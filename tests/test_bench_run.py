@@ -17,7 +17,7 @@ from facecodec.cli import main
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
 CLIPS = (DATA / "obama__000.mp4", DATA / "lp_d14__103.mp4")
 CLASSICAL = ("h264", "h265", "av1")
-METHODS = ",".join(("baseline", "still", *CLASSICAL))
+METHODS = ",".join(("still", *CLASSICAL))
 """facecodec has its own test (its receiver takes seconds per frame on a CPU)."""
 pytestmark = pytest.mark.slow  # about 50 s on two busy CPU cores
 
@@ -37,7 +37,7 @@ def _entry_times(out: Path) -> dict[str, int]:
 
 def test_results_hold_every_method_point_and_mode(run_dir):
     results = json.loads((run_dir / "results.json").read_text())
-    assert set(results["unavailable"]) == {"baseline"}
+    assert results["unavailable"] == {}
     keys = {(e["mode"], e["clip"], e["method"], e["point"]) for e in results["entries"]}
     for clip in ("obama__000", "lp_d14__103"):
         for method in CLASSICAL:
@@ -66,8 +66,8 @@ def test_csv_per_metric_and_summary(run_dir):
         assert rows and metric in rows[0]
     summary = (run_dir / "summary.md").read_text()
     assert "not comparable with published FID" in summary
-    assert "baseline unavailable" in summary and "| h264 | lowest |" in summary
-    assert "- command: `facecodec bench " in summary and "--methods baseline,still" in summary
+    assert "| h264 | lowest |" in summary
+    assert "- command: `facecodec bench " in summary and "--methods still," in summary
 
 
 def test_plots_written_with_a_series_per_method(run_dir):
