@@ -63,10 +63,18 @@ class RateTrace:
 
 
 def read_log(path: Path) -> RateTrace:
+    """The log at ``path``, its times counted from its first decision.
+
+    A live call logs the clock's milliseconds (since boot), a simulation those since its start;
+    both plot from zero.
+    """
     trace = RateTrace()
-    for line in Path(path).read_text().splitlines():
-        record = json.loads(line)
-        event, t_ms = LogEvent(record["event"]), record["t_ms"]
+    records = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    start_ms = min(
+        (r["t_ms"] for r in records if r["event"] != LogEvent.CONFIG.value), default=0.0
+    )
+    for record in records:
+        event, t_ms = LogEvent(record["event"]), record["t_ms"] - start_ms
         if event == LogEvent.CONFIG:
             trace.target_bps = record["target_bps"]
             trace.wire_target_bps = record["wire_target_bps"]

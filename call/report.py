@@ -93,7 +93,7 @@ def markdown(summary: dict[str, object]) -> str:
         ),
         ("frames messages on the wire", f"{rate['frames_wire_kbps']} kbps"),
         (
-            "everything sent / received (incl. keyframes)",
+            "everything forward / back (incl. keyframes)",
             _joined(rate, "all_forward_wire", "all_reverse_wire", unit="kbps"),
         ),
         ("keyframes", f"{keyframes['count']}: {keyframes['bytes']} B"),

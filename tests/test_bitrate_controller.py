@@ -126,3 +126,17 @@ def test_decisions_are_logged_and_plotted(tmp_path: Path) -> None:
     assert len(trace.budget) >= 1
     png = plot_log(log_path, tmp_path / "run.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_a_live_clock_log_reads_back_from_zero(tmp_path: Path) -> None:
+    """A call logs monotonic-clock times (hours since boot); the plot's axis starts at 0."""
+    log_path = tmp_path / "call.jsonl"
+    boot_ms = 12_287_522.4
+    with log_path.open("w") as stream:
+        controller = Controller(ControllerConfig(2000), TABLE, DecisionLog(stream))
+        controller.on_frame(boot_ms)
+        controller.on_keyframe_sent(9000, boot_ms)
+        controller.on_message(20, 1, boot_ms + 40)
+    trace = read_log(log_path)
+    assert trace.keyframes == [(0.0, 9000)]
+    assert trace.messages[0][0] == pytest.approx(40.0)
