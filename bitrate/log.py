@@ -70,9 +70,7 @@ def read_log(path: Path) -> RateTrace:
     """
     trace = RateTrace()
     records = [json.loads(line) for line in Path(path).read_text().splitlines()]
-    start_ms = min(
-        (r["t_ms"] for r in records if r["event"] != LogEvent.CONFIG.value), default=0.0
-    )
+    start_ms = min((r["t_ms"] for r in records if r["event"] != LogEvent.CONFIG.value), default=0.0)
     for record in records:
         event, t_ms = LogEvent(record["event"]), record["t_ms"] - start_ms
         if event == LogEvent.CONFIG:

@@ -384,7 +384,8 @@ def main(argv: list[str] | None = None) -> None:
     n_id = rep["n_id"]
     print(f"identity: {n_id} dims explain {id_cum[n_id - 1]:.2%} of between-person variance")
     print(
-        "  cumulative:", " ".join(f"{d}:{id_cum[d - 1]:.3f}" for d in (1, 2, 5, 10, 20, 40, 80, n_id))
+        "  cumulative:",
+        " ".join(f"{d}:{id_cum[d - 1]:.3f}" for d in (1, 2, 5, 10, 20, 40, 80, n_id)),
     )
     print(f"expression: 50 dims explain {ex_cum[49]:.2%} of within-person variance")
     print("  cumulative:", " ".join(f"{d}:{ex_cum[d - 1]:.3f}" for d in (1, 2, 4, 8, 16, 32, 50)))
