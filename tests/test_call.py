@@ -54,7 +54,10 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     write_report(summary, config, tmp_path)
 
     assert result.send.keyframes and result.receive.keyframes == result.send.keyframes
-    assert result.send.frames_sent > 30
+    # The controller may send every 2nd to 5th frame (the rate table's frame intervals); the
+    # receiver fills the rest, so output covers the whole call.
+    assert result.send.frames_sent >= 75 // 5
+    assert sum(result.receive.output.values()) >= 60
     assert result.receive.frames_decoded == result.send.frames_sent  # nothing lost on loopback
     assert result.render.rendered == 2
     assert result.to_render.samples == 2 and result.to_playout.samples > 15
@@ -152,7 +155,7 @@ def test_the_receiver_asks_for_a_keyframe_and_gets_one() -> None:
         assert len(sent.keyframes) == len(received.keyframes) + 1
         assert sent.keyframe_requests == len(received.keyframe_requests)
         assert received.unreferenced > 0  # frames of the unseen keyframe were dropped
-        assert received.frames_decoded > 40
+        assert received.frames_decoded >= 150 // 5
 
     run(scenario())
 
