@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facecodec.codec.evaluate import (
@@ -49,7 +48,7 @@ from facecodec.codec.messages import FORMAT_VERSION
 from facecodec.codec.prior_data import DEFAULT_PARAMS, ClipParams, load_clips
 from facecodec.codec.quantize import quant_tables
 from facecodec.sender.face_model import FaceModel
-from facecodec.types import Keyframe, OperatingPoint
+from facecodec.types import OperatingPoint
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE_PATH = Path(__file__).with_name("rd_table.json")
@@ -139,13 +138,9 @@ def keyframe_bytes(clips: list[ClipParams], data_dir: Path, op: OperatingPoint) 
     """Mean keyframe message bytes per split (first frame of each clip, default image codec)."""
     sizes: dict[str, list[int]] = {split: [] for split in SPLITS}
     for clip in clips:
-        cap = cv2.VideoCapture(str(data_dir / "train" / clip.file))
-        ok, bgr = cap.read()
-        cap.release()
-        if not ok:
+        keyframe = clip.keyframe(data_dir, "mp478")
+        if keyframe is None:
             continue
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        keyframe = Keyframe(image, clip.identity, clip.frames[0], "mp478", "")
         sizes["validation" if clip.validation else "train"].append(
             len(encode_keyframe(keyframe, op))
         )

@@ -20,13 +20,12 @@ import argparse
 import json
 from pathlib import Path
 
-import cv2
 import msgpack
 import numpy as np
 import zstandard
 
 from facecodec.sender.face_model import FaceModel
-from facecodec.types import Keyframe, OperatingPoint
+from facecodec.types import OperatingPoint
 
 from .control import (
     KeyframeReason,
@@ -218,13 +217,9 @@ def container_overhead(clips, model, data_dir: Path) -> dict:
         "metadata zstd": [],
     }
     for clip in clips:
-        cap = cv2.VideoCapture(str(data_dir / "train" / clip.file))
-        ok, bgr = cap.read()
-        cap.release()
-        if not ok:
+        keyframe = clip.keyframe(data_dir, model.version)
+        if keyframe is None:
             continue
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        keyframe = Keyframe(image, clip.identity, clip.frames[0], model.version, "")
         data = encode_keyframe(keyframe, op)
         p = clip.frames[0]
         meta = {

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from facecodec.sender.face_model import FaceModel
 from facecodec.training.splits import is_validation
-from facecodec.types import FrameParams
+from facecodec.types import FrameParams, Keyframe
 
 from .model_keypoints import IdentityKeypoints
 
@@ -37,6 +38,16 @@ class ClipParams:
     @property
     def validation(self) -> bool:
         return is_validation(self.identity_name)
+
+    def keyframe(self, data_dir: Path, face_model_version: str) -> Keyframe | None:
+        """The clip's first frame from ``data_dir``/train as a keyframe (None if unreadable)."""
+        cap = cv2.VideoCapture(str(data_dir / "train" / self.file))
+        ok, bgr = cap.read()
+        cap.release()
+        if not ok:
+            return None
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return Keyframe(image, self.identity, self.frames[0], face_model_version, "")
 
 
 def load_params(path: Path = DEFAULT_PARAMS) -> dict[str, np.ndarray]:
