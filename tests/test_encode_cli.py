@@ -120,6 +120,19 @@ def test_encode_command_writes_what_inspect_reads(
     assert "frames: 49 sent (49 with a face)" in listing
 
 
+@pytest.mark.parametrize("target_kbps", [1, 2])
+def test_encode_bitrate_picks_a_point_of_the_rate_table_that_fits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target_kbps: int
+) -> None:
+    out = tmp_path / "demo.fcs"
+    args = ["encode", str(demo_clip()), "-o", str(out), "--bitrate", f"{target_kbps}kbps"]
+    assert cli.main([*args, "--quiet"]) == 0
+    summary = capsys.readouterr().out
+    kbps = float(summary.split(" kbps at 25 fps")[0].rsplit(" ", 1)[1])
+    # The table is measured on other people; the demo clip lands within 10% of the target.
+    assert 0.3 * target_kbps < kbps <= 1.1 * target_kbps
+
+
 @pytest.mark.usefixtures("flush_denormals")
 def test_encode_command_with_the_deca_prior(
     tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
