@@ -60,7 +60,9 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     assert sum(result.receive.output.values()) >= 60
     assert result.receive.frames_decoded == result.send.frames_sent  # nothing lost on loopback
     assert result.render.rendered == 2
-    assert result.to_render.samples == 2 and result.to_playout.samples > 15
+    # A slow start can put the second render on a frame held past the input's end (seq 90),
+    # which has no capture time to measure from.
+    assert 1 <= result.to_render.samples <= 2 and result.to_playout.samples > 15
     # Playout waits for bundles (200 ms) and no more than a few hundred milliseconds on top.
     assert 0 < result.to_playout.median_ms < 1000
     rates = json.loads((tmp_path / "report.json").read_text())["bitrate"]
