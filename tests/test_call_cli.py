@@ -13,18 +13,11 @@ import av
 import pytest
 from call_inputs import clip
 
-from facecodec.bitrate import DEFAULT_TABLE_PATH
-
 TOKEN = "cli-test-token-0123"
 TIMEOUT_S = 120
 
 # Three or four processes that each load torch and MediaPipe: 25-45 s apiece on 2 busy cores.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not DEFAULT_TABLE_PATH.exists(), reason="bitrate/rd_table.json is not built yet"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 def facecodec(*args: str, **kwargs) -> subprocess.Popen:
