@@ -7,9 +7,12 @@ due; at that time the concealer gives the frame to draw, whatever arrived, and i
 sink (the renderer). Playout stops ``max_hold_ms`` after the newest frame that arrived and goes
 on when frames come again: a stalled sender leaves the last face on screen.
 
-A message whose reference is not held waits (a keyframe may be on its way) and is dropped after
-``missing_reference_ms``; the receiver then asks for a keyframe, as it does when frames come
-before any keyframe, or a keyframe does not decode. Requests repeat at most every
+A message whose reference is not held waits (the reference or a keyframe may be on its way)
+and is dropped after ``missing_reference_ms``. If the reference has not come by the next check
+(100 ms, time for a reordered message), the receiver sends a ``KeyframeRequest`` with reason
+missing_reference and the newest frame it decoded: the sender predicts from that frame if it
+still holds it, else sends a keyframe. It asks for a keyframe when frames come before any
+keyframe, or a keyframe does not decode. Requests repeat at most every
 ``keyframe_retry_ms`` until a keyframe arrives. Every ``report_interval_ms`` the sender gets the
 newest frame decoded since the keyframe (its reference for the next messages) and the frames
 lost. Nothing a peer sends stops this loop: malformed messages are counted and dropped.
@@ -225,10 +228,7 @@ class ReceiveSession:
         if self.editor is not None:
             self.editor.new_keyframe(keyframe)
         self.sink.keyframe(keyframe)
-        parked, self._parked = list(self._parked), deque(maxlen=MAX_PARKED_MESSAGES)
-        for arrived_ms, message in parked:
-            with self._guard():
-                self._decode(message, arrived_ms)
+        self._decode_parked()
 
     def _on_control(self, data: bytes) -> None:
         message = decode_control(data)
@@ -250,18 +250,38 @@ class ReceiveSession:
                 self._decode(data, now)
 
     def _decode(self, data: bytes, arrived_ms: float) -> None:
+        if self._decode_one(data, arrived_ms):
+            self._decode_parked()
+
+    def _decode_one(self, data: bytes, arrived_ms: float) -> bool:
+        """Decode ``data`` or park it until its reference arrives; whether it decoded."""
         if self._decoder is None:
             self._park(data, arrived_ms, KeyframeReason.START)
-            return
+            return False
         try:
             frames = self._decoder.decode(data)
         except MissingReferenceError as exc:
             if self._after_keyframe(exc.reference):
                 self._park(data, arrived_ms, None)
+                self._need_keyframe = self._need_keyframe or KeyframeReason.MISSING_REFERENCE
             else:
                 self._stats.unreferenced += 1  # predicted from before the keyframe
-            return
+            return False
+        if self._need_keyframe == KeyframeReason.MISSING_REFERENCE and not self._parked:
+            self._need_keyframe = None  # the reference came (reordered) or the sender recovered
         self._on_decoded(frames, now_ms())
+        return True
+
+    def _decode_parked(self) -> None:
+        """Decode the parked messages whose reference has arrived since: the frames channel
+        is unordered, so a message can overtake the one it predicts from."""
+        decoded = True
+        while decoded and self._parked:
+            parked, self._parked = list(self._parked), deque(maxlen=MAX_PARKED_MESSAGES)
+            decoded = False
+            for arrived_ms, message in parked:
+                with self._guard():
+                    decoded |= self._decode_one(message, arrived_ms)
 
     def _after_keyframe(self, reference: int) -> bool:
         """Whether ``reference`` (16 bits on the wire) is not older than the keyframe."""
