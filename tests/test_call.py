@@ -63,8 +63,8 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     # A slow start can put the second render on a frame held past the input's end (seq 90),
     # which has no capture time to measure from.
     assert 1 <= result.to_render.samples <= 2 and result.to_playout.samples > 15
-    # Playout waits at least for the bundles; how much longer depends on the machine's load
-    # (benchmark/call_rates.py measures it), so it is not bounded here.
+    # How long playout lags capture depends on the machine's load (benchmark/call_rates.py
+    # measures it), so it is not bounded here.
     assert result.to_playout.median_ms > 0
     rates = json.loads((tmp_path / "report.json").read_text())["bitrate"]
     assert 0 < rates["payload_kbps"] < rates["frames_wire_kbps"]
