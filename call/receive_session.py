@@ -7,12 +7,13 @@ due; at that time the concealer gives the frame to draw, whatever arrived, and i
 sink (the renderer). Playout stops ``max_hold_ms`` after the newest frame that arrived and goes
 on when frames come again: a stalled sender leaves the last face on screen.
 
-A message whose reference is not held waits (the reference or a keyframe may be on its way)
-and is dropped after ``missing_reference_ms``. If the reference has not come by the next check
-(100 ms, time for a reordered message), the receiver sends a ``KeyframeRequest`` with reason
-missing_reference and the newest frame it decoded: the sender predicts from that frame if it
-still holds it, else sends a keyframe. It asks for a keyframe when frames come before any
-keyframe, or a keyframe does not decode. Requests repeat at most every
+A message whose reference is not held waits for a keyframe and is dropped after
+``missing_reference_ms``; at the next check (100 ms) the receiver sends a ``KeyframeRequest``
+with reason missing_reference and the newest frame it decoded: the sender predicts from that
+frame if it still holds it, else sends a keyframe. Parked messages are retried only when a
+keyframe arrives, so a message that overtakes its reference is concealed like a lost one. It
+asks for a keyframe when frames come before any keyframe, or a keyframe does not decode.
+Requests repeat at most every
 ``keyframe_retry_ms`` until a keyframe arrives. Every ``report_interval_ms`` the sender gets the
 newest frame decoded since the keyframe (its reference for the next messages) and the frames
 lost. Nothing a peer sends stops this loop: malformed messages are counted and dropped.
@@ -28,7 +29,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from facecodec.codec import (
     BitstreamError,
@@ -82,15 +83,6 @@ class ReceiveConfig:
     nominal_fps: float = NOMINAL_FPS
 
 
-class _Parked(NamedTuple):
-    """A frames message waiting for its reference."""
-
-    arrived_ms: float
-    data: bytes
-    reference: int | None
-    """The 16-bit seq it predicts from; None if it came before any keyframe."""
-
-
 @dataclass
 class ReceiveStats:
     """What the receiver saw so far; rates over the last second."""
@@ -138,7 +130,7 @@ class ReceiveSession:
         self._decoder: FrameDecoder | None = None
         self._keyframe_seq: int | None = None
         self._concealer: Concealer | None = None
-        self._parked: deque[_Parked] = deque(maxlen=MAX_PARKED_MESSAGES)
+        self._parked: deque[tuple[float, bytes]] = deque(maxlen=MAX_PARKED_MESSAGES)
         self._newest_decoded: int | None = None
         self._need_keyframe: KeyframeReason | None = None
         self._last_request_ms = -float("inf")
@@ -237,7 +229,10 @@ class ReceiveSession:
         if self.editor is not None:
             self.editor.new_keyframe(keyframe)
         self.sink.keyframe(keyframe)
-        self._decode_parked()
+        parked, self._parked = list(self._parked), deque(maxlen=MAX_PARKED_MESSAGES)
+        for arrived_ms, message in parked:
+            with self._guard():
+                self._decode(message, arrived_ms)
 
     def _on_control(self, data: bytes) -> None:
         message = decode_control(data)
@@ -259,57 +254,34 @@ class ReceiveSession:
                 self._decode(data, now)
 
     def _decode(self, data: bytes, arrived_ms: float) -> None:
-        frames = self._decode_one(data, arrived_ms)
-        if frames:
-            self._decode_parked({params.seq % SEQ_MODULUS for params in frames})
-
-    def _decode_one(self, data: bytes, arrived_ms: float) -> list[FrameParams]:
-        """The frames of ``data``, or none if it is parked until its reference arrives."""
         if self._decoder is None:
-            self._park(_Parked(arrived_ms, data, None), KeyframeReason.START)
-            return []
+            self._park(data, arrived_ms, KeyframeReason.START)
+            return
         try:
             frames = self._decoder.decode(data)
         except MissingReferenceError as exc:
             if self._after_keyframe(exc.reference):
-                self._park(_Parked(arrived_ms, data, exc.reference), None)
+                self._park(data, arrived_ms, None)
                 self._need_keyframe = self._need_keyframe or KeyframeReason.MISSING_REFERENCE
             else:
                 self._stats.unreferenced += 1  # predicted from before the keyframe
-            return []
+            return
         if self._need_keyframe == KeyframeReason.MISSING_REFERENCE and not self._parked:
-            self._need_keyframe = None  # the reference came (reordered) or the sender recovered
+            self._need_keyframe = None  # the sender recovered
         self._on_decoded(frames, now_ms())
-        return frames
-
-    def _decode_parked(self, references: set[int] | None = None) -> None:
-        """Decode the parked messages that predict from ``references`` (16-bit seqs of frames
-        just decoded; None: all of them, after a keyframe), and those that predict from what
-        they bring. The frames channel is unordered: a message can overtake its reference."""
-        while self._parked:
-            ready = [m for m in self._parked if references is None or m.reference in references]
-            if not ready:
-                return
-            waiting = [m for m in self._parked if m not in ready]
-            self._parked = deque(waiting, maxlen=MAX_PARKED_MESSAGES)
-            references = set()
-            for message in ready:
-                with self._guard():
-                    frames = self._decode_one(message.data, message.arrived_ms)
-                    references |= {params.seq % SEQ_MODULUS for params in frames}
 
     def _after_keyframe(self, reference: int) -> bool:
         """Whether ``reference`` (16 bits on the wire) is not older than the keyframe."""
         assert self._keyframe_seq is not None
         return (reference - self._keyframe_seq) % SEQ_MODULUS < SEQ_MODULUS // 2
 
-    def _park(self, message: _Parked, reason: KeyframeReason | None) -> None:
+    def _park(self, data: bytes, arrived_ms: float, reason: KeyframeReason | None) -> None:
         if len(self._parked) == self._parked.maxlen:
             self._stats.unreferenced += 1
-        self._parked.append(message)
+        self._parked.append((arrived_ms, data))
         if reason is not None:
             self._need_keyframe = reason
-            self._send_request(message.arrived_ms)
+            self._send_request(arrived_ms)
 
     def _on_decoded(self, frames: list[FrameParams], now: float) -> None:
         assert self._concealer is not None
@@ -396,7 +368,7 @@ class ReceiveSession:
                 )
 
     def _expire_parked(self, now: float) -> None:
-        while self._parked and now - self._parked[0].arrived_ms > self.config.missing_reference_ms:
+        while self._parked and now - self._parked[0][0] > self.config.missing_reference_ms:
             self._parked.popleft()
             self._stats.unreferenced += 1
             self._need_keyframe = self._need_keyframe or KeyframeReason.MISSING_REFERENCE
