@@ -76,7 +76,9 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     assert len(frames) == 2 and frames[0].shape == (256, 512, 3)
     left, right = frames[0][:, :256].astype(float), frames[0][:, 256:].astype(float)
     assert right.std() > 20  # a drawn face, not a blank
-    assert np.abs(left - right).mean() < 40  # input and redrawn frame look alike
+    # Input and redrawn frame look alike (a blank or another face differs by 80-100; the
+    # redrawn frame is soft and, when the crop moved mid-call, drawn from another keyframe).
+    assert np.abs(left - right).mean() < 50
 
 
 @pytest.mark.parametrize("loss", [0.1, 0.3])
