@@ -7,13 +7,9 @@ due; at that time the concealer gives the frame to draw, whatever arrived, and i
 sink (the renderer). Playout stops ``max_hold_ms`` after the newest frame that arrived and goes
 on when frames come again: a stalled sender leaves the last face on screen.
 
-A message whose reference is not held waits for a keyframe and is dropped after
-``missing_reference_ms``; at the next check (100 ms) the receiver sends a ``KeyframeRequest``
-with reason missing_reference and the newest frame it decoded: the sender predicts from that
-frame if it still holds it, else sends a keyframe. Parked messages are retried only when a
-keyframe arrives, so a message that overtakes its reference is concealed like a lost one. It
-asks for a keyframe when frames come before any keyframe, or a keyframe does not decode.
-Requests repeat at most every
+A message whose reference is not held waits (a keyframe may be on its way) and is dropped after
+``missing_reference_ms``; the receiver then asks for a keyframe, as it does when frames come
+before any keyframe, or a keyframe does not decode. Requests repeat at most every
 ``keyframe_retry_ms`` until a keyframe arrives. Every ``report_interval_ms`` the sender gets the
 newest frame decoded since the keyframe (its reference for the next messages) and the frames
 lost. Nothing a peer sends stops this loop: malformed messages are counted and dropped.
@@ -262,12 +258,9 @@ class ReceiveSession:
         except MissingReferenceError as exc:
             if self._after_keyframe(exc.reference):
                 self._park(data, arrived_ms, None)
-                self._need_keyframe = self._need_keyframe or KeyframeReason.MISSING_REFERENCE
             else:
                 self._stats.unreferenced += 1  # predicted from before the keyframe
             return
-        if self._need_keyframe == KeyframeReason.MISSING_REFERENCE and not self._parked:
-            self._need_keyframe = None  # the sender recovered
         self._on_decoded(frames, now_ms())
 
     def _after_keyframe(self, reference: int) -> bool:

@@ -7,13 +7,10 @@ frames the operating point sends wait in the bundler; when a bundle is due it is
 frames message, shrunk (oldest frames first) until it fits the controller's 1-second bound, and
 sent on the unreliable channel.
 
-References: while the path has reported no loss for ``CLEAN_PATH_MS``, each message predicts
-from the previous message's last frame, as the rate table measures it; otherwise from the newest
-frame the receiver reported decoded (its codec ``ReceiverReport``, once a second), else from the
-keyframe, so that a lost message costs only its own frames. The acknowledged frame is up to a
-second old and costs about 20% more bytes per frame (measured on the training clips); on a clean
-path a loss costs the frames until the next report says so (about a second, concealed), and the
-sender then stays on acknowledged references.
+References: each message predicts from the newest frame the receiver reported decoded (its
+codec ``ReceiverReport``), else from the keyframe, never from a message that may have been
+lost. A lost message then costs only its own frames, at about 20% more bytes per frame than
+predicting from the previous message (measured on the training clips).
 
 Frames older than ``max_frame_age_ms`` when the prior releases them (its first second, held
 back while it learns the identity; or a prior that falls behind) are not sent: a live call
@@ -46,7 +43,6 @@ from facecodec.bitrate.bundler import frames_wire_bytes
 from facecodec.codec import (
     BitstreamError,
     FrameEncoder,
-    KeyframeReason,
     KeyframeRequest,
     KeypointPredictor,
     OperatingPointChange,
@@ -56,7 +52,6 @@ from facecodec.codec import (
     encode_keyframe,
     is_sent,
 )
-from facecodec.codec.frames import SEQ_MODULUS
 from facecodec.sender.prior import FacePrior, PriorFrame
 from facecodec.transport import Call, ChannelClosedError, LinkFeedback
 from facecodec.types import FrameParams, OperatingPoint
@@ -67,9 +62,6 @@ from .edits import ParamsEditor
 from .meter import Meter
 from .tasks import stop
 
-CLEAN_PATH_MS = 10_000.0
-"""Time without reported loss (since the start or the last loss) after which messages predict
-from the previous message rather than from acknowledged frames."""
 MAX_FRAME_AGE_MS = 500.0
 """Frames older than this when the prior releases them are not sent."""
 
@@ -163,10 +155,6 @@ class SendSession:
         self._point = table.cheapest.point
         self._keyframe_due = True
         self._keyframe_seq: int | None = None
-        self._last_sent_seq: int | None = None
-        """The last frame of the previous frames message since the keyframe."""
-        self._loss_ms: float | None = None
-        """When a receiver report last showed loss."""
         self._announced = self._point
         """The operating point the receiver was last told of."""
         self._stats = SendStats()
@@ -254,19 +242,17 @@ class SendSession:
                 return
             message = self._encode(bundle)
         self.call.frames.send(message)
-        self._last_sent_seq = bundle[-1].seq
         self.controller.on_message(len(message), len(bundle), now)
         self._bundler.on_sent(len(message), now)
         self._count_message(message, len(bundle), now)
 
     def _encode(self, frames: list[FrameParams]) -> bytes:
-        """One frames message predicted from the previous message on a clean path, else from
-        the newest acknowledged frame the encoder still holds, else from the keyframe, else
-        from nothing (a reference ambiguous mod 2**16, once every 43 minutes at 25 fps)."""
+        """One frames message predicted from the newest acknowledged frame the encoder still
+        holds, else from the keyframe, else from nothing (a reference ambiguous mod 2**16,
+        once every 43 minutes at 25 fps)."""
         held = set(self._encoder.references())
         acked = self._stats.acknowledged_seq
-        previous = self._last_sent_seq if self._path_is_clean(now_ms()) else None
-        candidates = [seq for seq in (previous, acked, self._keyframe_seq) if seq in held]
+        candidates = [seq for seq in (acked, self._keyframe_seq) if seq in held]
         for reference in candidates:
             with contextlib.suppress(ValueError):
                 return self._encoder.encode(frames, reference)
@@ -296,7 +282,6 @@ class SendSession:
         if self.prior.model_shipped:
             self._encoder.keypoint_predictor = _model_keypoints(self.prior, keyframe.identity)
         self._keyframe_seq = keyframe.params.seq
-        self._last_sent_seq = None
         self._keyframe_due = False
         self._announced = self._point
         self._stats.keyframes.append(len(data))
@@ -316,30 +301,12 @@ class SendSession:
                 continue
             if isinstance(message, KeyframeRequest):
                 self._stats.keyframe_requests += 1
-                if not self._recover(message):
-                    self.controller.request_keyframe(now_ms())
+                self.controller.request_keyframe(now_ms())
             elif isinstance(message, ReceiverReport):
                 self._acknowledge(message.last_decoded_seq)
                 self._stats.concealed_at_receiver = message.frames_lost
             else:
                 self._stats.malformed_control += 1
-
-    def _recover(self, request: KeyframeRequest) -> bool:
-        """A receiver missing a reference names the newest frame it decoded: predict from it
-        (and from acknowledged frames while the path is not clean) instead of sending a
-        keyframe, if the encoder still holds that frame and it is not older than the keyframe."""
-        seq = request.last_decoded_seq
-        if request.reason != KeyframeReason.MISSING_REFERENCE or seq is None:
-            return False
-        if seq not in self._encoder.references() or not self._since_keyframe(seq):
-            return False
-        self._acknowledge(seq)
-        self._loss_ms = now_ms()
-        return True
-
-    def _since_keyframe(self, seq: int) -> bool:
-        keyframe = self._keyframe_seq
-        return keyframe is not None and (seq - keyframe) % SEQ_MODULUS < SEQ_MODULUS // 2
 
     def _acknowledge(self, seq: int | None) -> None:
         """The receiver holds frame ``seq`` (it keeps one decoder for the whole call, so frames
@@ -354,12 +321,6 @@ class SendSession:
             self.controller.on_feedback(feedback, now_ms())
             self._stats.loss = feedback.loss_fraction
             self._stats.rtt_ms = feedback.rtt_ms
-            if feedback.loss_fraction > 0:
-                self._loss_ms = now_ms()
-
-    def _path_is_clean(self, now: float) -> bool:
-        """No loss reported for ``CLEAN_PATH_MS`` (none at all counts from the start)."""
-        return self._loss_ms is None or now - self._loss_ms >= CLEAN_PATH_MS
 
 
 def _model_keypoints(prior: FacePrior, identity: np.ndarray) -> KeypointPredictor:

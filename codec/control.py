@@ -55,9 +55,7 @@ class KeyframeReason(IntEnum):
 
 @dataclass(frozen=True)
 class KeyframeRequest:
-    """Receiver -> sender: send a keyframe (or at least an intra frame message). With
-    MISSING_REFERENCE a sender that still holds ``last_decoded_seq`` may instead predict its next
-    messages from that frame (reference selection, as RPSI in H.264)."""
+    """Receiver -> sender: send a keyframe (or at least an intra frame message)."""
 
     reason: KeyframeReason
     last_decoded_seq: int | None = None

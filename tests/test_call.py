@@ -76,8 +76,9 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     assert len(frames) == 2 and frames[0].shape == (256, 512, 3)
     left, right = frames[0][:, :256].astype(float), frames[0][:, 256:].astype(float)
     assert right.std() > 20  # a drawn face, not a blank
-    # Input and redrawn frame look alike (a blank or another face differs by 80-100; the
-    # redrawn frame is soft and, when the crop moved mid-call, drawn from another keyframe).
+    # Input and redrawn frame look alike: a blank frame differs from these clips by about 110,
+    # another clip's first frame by 74 in the median; the redrawn frame is soft and, when the
+    # crop moved mid-call, drawn from another keyframe.
     assert np.abs(left - right).mean() < 50
 
 
@@ -97,14 +98,10 @@ def test_loss_and_reordering_are_concealed_and_frames_keep_coming(loss: float) -
         received = await receiving
 
         assert dropped > 0 and received.messages == sent.messages - dropped
-        # The first loss breaks the chain of messages predicted from their predecessors; the
-        # receiver names the newest frame it holds, the sender predicts from acknowledged
-        # frames from then on; no keyframe is needed (the clip's crop moves: a few come anyway).
-        assert received.malformed == 0 and received.keyframes == sent.keyframes
-        assert received.keyframe_requests and set(received.keyframe_requests) == {
-            "missing_reference"
-        }
-        assert received.unreferenced < dropped  # broken chains are short
+        # Every message that arrived decoded: a lost one costs its own frames only (references
+        # are frames the receiver acknowledged), and no keyframe was needed.
+        assert received.unreferenced == received.malformed == 0
+        assert not received.keyframe_requests
         assert received.lost > 0 and sent.concealed_at_receiver > 0  # reported back
         # Every frame from the first on came out once, in order: the call never froze...
         assert played.seqs == list(range(played.seqs[0], played.seqs[-1] + 1))
