@@ -105,7 +105,9 @@ def test_loss_and_reordering_are_concealed_and_frames_keep_coming(loss: float) -
         assert received.lost > 0 and sent.concealed_at_receiver > 0  # reported back
         # Every frame from the first on came out once, in order: the call never froze...
         assert played.seqs == list(range(played.seqs[0], played.seqs[-1] + 1))
-        assert played.seqs[-1] >= 115
+        # (to near the end: at 30% loss the controller sends every 3rd to 5th frame, and the
+        # last messages may be the lost ones)
+        assert played.seqs[-1] >= 125 - 25
         # ...and its own parameters kept arriving all along (a few messages lost in a row at
         # most: 2 seconds of frames).
         received_at = [f.params.seq for f, _ in played.frames if f.status == FrameStatus.RECEIVED]
