@@ -167,7 +167,9 @@ def _row_of(op: OperatingPoint, tallies: dict[str, Tally]) -> dict:
     }
     for split in SPLITS:
         row[split] = _summary(tallies[split])
-    row["bytes_per_frame"] = row["train"]["bytes_per_sent_frame"]
+    # The controller's model is fixed bytes per message + bytes per frame; a frame costs at
+    # least a bit (its face flag) even where the two-bundle fit says less.
+    row["bytes_per_frame"] = max(row["train"]["bytes_per_sent_frame"], MIN_BYTES_PER_FRAME)
     row["distortion"] = row["train"]["error_px"]
     return row
 
@@ -226,10 +228,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     points = measure_points(args.params, args.jobs, args.train_frames, args.log)
-    for p in points:
-        # the controller's model is fixed bytes per message + bytes per frame; a frame costs at
-        # least a bit (its face flag) even where the two-bundle fit says less
-        p["bytes_per_frame"] = max(p["train"]["bytes_per_sent_frame"], MIN_BYTES_PER_FRAME)
     model = FaceModel.load()
     clips = load_clips(model, args.params)
     table = {
