@@ -46,10 +46,12 @@ class StreamWriter:
 
 
 class StreamReader:
-    """Reads a stream file from a binary file object; iterate to get the messages.
+    """Reads a stream file from a binary file object; iterate to get the messages, or
+    ``records()`` for each with the byte offset it starts at.
 
     The header is read on construction (``fps``, ``version``); BitstreamError for a file that
-    is not a stream of this version, a record cut short, or a record longer than the limit.
+    is not a stream of this version, a record cut short, or a record longer than the limit
+    (errors name the record's byte offset).
     """
 
     def __init__(self, file: BinaryIO) -> None:
@@ -59,31 +61,43 @@ class StreamReader:
             raise BitstreamError(ErrorCode.TYPE, "not a facecodec stream file (bad magic)")
         self.version = header[len(MAGIC)]
         if self.version != FORMAT_VERSION:
+            newer = "a newer facecodec wrote it; " if self.version > FORMAT_VERSION else ""
             raise BitstreamError(
                 ErrorCode.VERSION,
-                f"stream file of format version {self.version}, this reader reads {FORMAT_VERSION}",
+                f"stream file of format version {self.version}, {newer}"
+                f"this reader reads {FORMAT_VERSION}",
             )
         self.fps = int.from_bytes(header[len(MAGIC) + 1 :], "little") / 100
         if self.fps <= 0:
             raise BitstreamError(ErrorCode.RANGE, "stream file with a frame rate of 0")
+        self.bytes_read = FILE_HEADER_BYTES
+        """Bytes of the file read so far (header and whole records)."""
 
     def __iter__(self) -> Iterator[bytes]:
+        for _, message in self.records():
+            yield message
+
+    def records(self) -> Iterator[tuple[int, bytes]]:
+        """(byte offset of the record, message) for each record, in order."""
         index = 0
         while True:
+            offset = self.bytes_read
             prefix = self._file.read(4)
             if not prefix:
                 return
+            where = f"record {index} at byte {offset}"
             if len(prefix) < 4:
-                raise BitstreamError(ErrorCode.TRUNCATED, f"record {index}: length cut short")
+                raise BitstreamError(ErrorCode.TRUNCATED, f"{where}: length cut short")
             length = int.from_bytes(prefix, "little")
             if not 1 <= length <= MAX_MESSAGE_BYTES:
                 raise BitstreamError(
-                    ErrorCode.TOO_LARGE, f"record {index}: length {length} outside the limits"
+                    ErrorCode.TOO_LARGE, f"{where}: length {length} outside the limits"
                 )
             message = self._file.read(length)
             if len(message) < length:
                 raise BitstreamError(
-                    ErrorCode.TRUNCATED, f"record {index}: {len(message)} of {length} bytes"
+                    ErrorCode.TRUNCATED, f"{where}: {len(message)} of {length} bytes"
                 )
-            yield message
+            self.bytes_read += 4 + length
+            yield offset, message
             index += 1
