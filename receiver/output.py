@@ -1,8 +1,11 @@
-"""Where rendered frames go: an MP4 file (PyAV), a window (OpenCV, where a display exists).
+"""Where rendered frames go: a video file (PyAV, OpenCV without it), a window (OpenCV, where a
+display exists).
 
 Frames are written at their own times (millisecond timestamps), not at a fixed rate: a receiver
 that renders every n-th frame, or only the newest when it falls behind, still writes a video
-that plays at the speed of the call.
+that plays at the speed of the call. A ``.mkv`` file is lossless (FFV1: the frames exactly as
+rendered, for tests and scoring), anything else H.264 for watching. OpenCV, where PyAV is not
+installed (a GPU server with torch only), writes at a fixed rate instead.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ VIDEO_CRF = "20"
 """Visually transparent for 256x256 faces at a few hundred kbps: the file is for watching."""
 PIXEL_FORMAT = "yuv420p"
 """What every player decodes; it needs even sides."""
+LOSSLESS_SUFFIX = ".mkv"
+LOSSLESS_CODEC = "ffv1"
+LOSSLESS_PIXEL_FORMAT = "bgr0"
+"""FFV1 keeps RGB exactly in this format."""
+OPENCV_FOURCC = {".mkv": "FFV1", ".avi": "MJPG"}
+"""OpenCV's codec per suffix; anything else MPEG-4 part 2 (what its wheels can write)."""
 TIME_BASE = Fraction(1, 1000)
 WINDOW_TITLE = "facecodec"
 
@@ -63,13 +72,58 @@ class VideoOutput:
         self._container.close()
 
     def _open_stream(self, width: int, height: int):  # -> av.VideoStream
-        stream = self._container.add_stream(VIDEO_CODEC, rate=round(self._fps))
-        stream.width, stream.height = width + width % 2, height + height % 2
-        stream.pix_fmt = PIXEL_FORMAT
+        lossless = self.path.suffix.lower() == LOSSLESS_SUFFIX
+        stream = self._container.add_stream(
+            LOSSLESS_CODEC if lossless else VIDEO_CODEC, rate=round(self._fps)
+        )
+        if lossless:
+            stream.width, stream.height = width, height
+            stream.pix_fmt = LOSSLESS_PIXEL_FORMAT
+        else:
+            stream.width, stream.height = width + width % 2, height + height % 2
+            stream.pix_fmt = PIXEL_FORMAT
+            stream.options = {"crf": VIDEO_CRF}
         stream.time_base = TIME_BASE
         stream.codec_context.time_base = TIME_BASE
-        stream.options = {"crf": VIDEO_CRF}
         return stream
+
+
+class OpenCvVideoOutput:
+    """``VideoOutput`` without PyAV: OpenCV's writer, at a fixed ``fps`` (times are not kept:
+    every frame lasts one frame period)."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fps = fps
+        self._writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def write(self, image: np.ndarray, t_ms: float) -> None:
+        """One (H, W, 3) uint8 RGB frame (``t_ms`` is not used)."""
+        if self._writer is None:
+            fourcc = OPENCV_FOURCC.get(self.path.suffix.lower(), "mp4v")
+            size = (image.shape[1], image.shape[0])
+            self._writer = cv2.VideoWriter(
+                str(self.path), cv2.VideoWriter_fourcc(*fourcc), self._fps, size
+            )
+            if not self._writer.isOpened():
+                raise ValueError(f"OpenCV cannot write {self.path} ({fourcc})")
+        self._writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+
+
+def open_video(path: Path, fps: float) -> VideoOutput | OpenCvVideoOutput:
+    """A video file writer: PyAV where installed, OpenCV otherwise."""
+    try:
+        import av  # noqa: F401 (only whether it is there)
+    except ImportError:
+        return OpenCvVideoOutput(path, fps)
+    return VideoOutput(path, fps)
 
 
 def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
