@@ -23,12 +23,13 @@ import contextlib
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from facecodec.codec import (
     BitstreamError,
+    ErrorCode,
     FrameDecoder,
     KeyframeReason,
     KeyframeRequest,
@@ -45,11 +46,11 @@ from facecodec.codec import (
 from facecodec.codec.frames import SEQ_MODULUS
 from facecodec.receiver.concealment import Concealer, FrameStatus, OutputFrame
 from facecodec.sender.face_model import FaceModel
-from facecodec.transport import Call
-from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe
+from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe, OperatingPoint
 
-from .clock import now_ms
+from .clock import Clock, now_ms
 from .edits import ParamsEditor
+from .link import Link
 from .meter import Meter
 from .playout import NOMINAL_FPS, PlayoutClock
 from .tasks import stop
@@ -111,13 +112,15 @@ class ReceiveSession:
 
     def __init__(
         self,
-        call: Call,
+        call: Link | None,
         sink: FrameSink,
         config: ReceiveConfig | None = None,
         face_model: FaceModel | None = None,
         editor: ParamsEditor | None = None,
+        clock: Clock = now_ms,
     ) -> None:
         self.call = call
+        self.clock = clock
         self.sink = sink
         self.editor = editor
         self.config = config or ReceiveConfig()
@@ -136,7 +139,7 @@ class ReceiveSession:
 
     @property
     def stats(self) -> ReceiveStats:
-        now = now_ms()
+        now = self.clock()
         return dataclasses.replace(
             self._stats,
             keyframes=list(self._stats.keyframes),
@@ -151,7 +154,7 @@ class ReceiveSession:
         one comes)."""
         self._need_keyframe = reason
         self._last_request_ms = -float("inf")
-        self._send_request(now_ms())
+        self._send_request(self.clock())
 
     async def run(self) -> ReceiveStats:
         """Receive until the call ends, then play out what arrived."""
@@ -166,8 +169,49 @@ class ReceiveSession:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             await stop(tasks)
-        self._drain()
+        self._drain(lambda seq: self._due_ms(seq, self.clock()))
         return self.stats
+
+    def replay(self, records: Iterable[tuple[int, bytes]], fps: float) -> ReceiveStats:
+        """Receive a recorded stream (``records``: (byte offset, message) in the order sent,
+        as ``codec.StreamReader.records`` gives them) as a receiver on a clean link shows it:
+        every message arrives, and each frame is output as soon as the frames it needs are here
+        (for a frame the sender skipped, the next one sent), due at ``seq / fps`` on the
+        stream's timeline. Nobody answers requests or reports.
+
+        A message that does not decode, or a keyframe for another face model, is an error
+        (BitstreamError naming its byte offset) once the frames before it are output.
+        """
+        frame_ms = 1000.0 / fps
+        try:
+            for offset, data in records:
+                try:
+                    self._replay_message(data)
+                except BitstreamError as exc:
+                    message = f"message at byte {offset}: {str(exc).split(': ', 1)[1]}"
+                    raise BitstreamError(exc.code, message) from exc
+                self._drain(lambda seq: seq * frame_ms)
+        finally:
+            self._drain(lambda seq: seq * frame_ms)
+            self._stats.unreferenced += len(self._parked)
+        return self.stats
+
+    def _replay_message(self, data: bytes) -> None:
+        kind = parse_message(data)
+        if kind == MessageType.KEYFRAME:
+            keyframe, op = decode_keyframe(data)
+            if keyframe.face_model != self.face_model.version:
+                raise BitstreamError(
+                    ErrorCode.VERSION,
+                    f"keyframe made for face model {keyframe.face_model}, "
+                    f"this receiver has {self.face_model.version}",
+                )
+            self._use_keyframe(keyframe, op, len(data))
+        elif kind == MessageType.CONTROL:
+            self._on_control(data)
+        else:
+            self._stats.messages += 1
+            self._decode(data, self.clock())
 
     async def _receive_control(self) -> None:
         async for data in self.call.control:
@@ -199,7 +243,7 @@ class ReceiveSession:
         except BitstreamError:
             self._stats.malformed += 1
             self._need_keyframe = KeyframeReason.DECODE_ERROR
-            self._send_request(now_ms())
+            self._send_request(self.clock())
             return
         if keyframe.face_model != self.face_model.version:
             # Asked once: the sender learns why, but another keyframe will not match either.
@@ -208,6 +252,9 @@ class ReceiveSession:
                 self._send(KeyframeRequest(KeyframeReason.VERSION, self._newest_decoded))
             self._stats.version_mismatch = keyframe.face_model
             return
+        self._use_keyframe(keyframe, op, len(data))
+
+    def _use_keyframe(self, keyframe: Keyframe, op: OperatingPoint, size: int) -> None:
         # One decoder per call: frames decoded before a new keyframe stay references (the
         # sender's identity is fixed for its stream, so the keypoint predictor is the same).
         self._decoder = self._decoder or FrameDecoder()
@@ -215,7 +262,7 @@ class ReceiveSession:
         self._decoder.set_keyframe(keyframe, op)
         self._keyframe_seq = keyframe.params.seq
         self._need_keyframe = None
-        self._stats.keyframes.append(len(data))
+        self._stats.keyframes.append(size)
         if self._concealer is None:
             self._concealer = Concealer(op)
         else:
@@ -243,7 +290,7 @@ class ReceiveSession:
 
     async def _receive_frames(self) -> None:
         async for data in self.call.frames:
-            now = now_ms()
+            now = self.clock()
             self._stats.messages += 1
             self._windows["payload"].add(now, len(data))
             with self._guard():
@@ -261,7 +308,7 @@ class ReceiveSession:
             else:
                 self._stats.unreferenced += 1  # predicted from before the keyframe
             return
-        self._on_decoded(frames, now_ms())
+        self._on_decoded(frames, self.clock())
 
     def _after_keyframe(self, reference: int) -> bool:
         """Whether ``reference`` (16 bits on the wire) is not older than the keyframe."""
@@ -289,7 +336,7 @@ class ReceiveSession:
     async def _play(self) -> None:
         """Output each frame at its due time, up to ``max_hold_ms`` past the newest one."""
         while True:
-            wait_s = self._play_due(now_ms())
+            wait_s = self._play_due(self.clock())
             if wait_s is None:
                 self._arrived.clear()
                 await self._arrived.wait()
@@ -330,23 +377,24 @@ class ReceiveSession:
             frame = dataclasses.replace(frame, params=edited)
         self._stats.output[frame.status.value] += 1
         self._stats.lost += frame.lost
-        self._windows["fps"].add(now_ms(), 1)
+        self._windows["fps"].add(self.clock(), 1)
         self.sink.frame(frame, due_ms)
 
-    def _drain(self) -> None:
-        """The call ended: output what arrived, each at its due time on the schedule."""
+    def _drain(self, due_ms: Callable[[int], float]) -> None:
+        """Output what arrived, frame ``seq`` at ``due_ms(seq)`` (the call ended, or a
+        replayed message arrived)."""
         concealer = self._concealer
         while concealer is not None and (seq := concealer.next_seq) is not None:
             if concealer.latest_seq is None or seq > concealer.latest_seq:
                 return
-            self._output(self._due_ms(seq, now_ms()))
+            self._output(due_ms(seq))
 
     async def _report(self) -> None:
         """Keyframe requests while one is needed, and periodic codec receiver reports."""
-        next_report_ms = now_ms() + self.config.report_interval_ms
+        next_report_ms = self.clock() + self.config.report_interval_ms
         while True:
             await asyncio.sleep(CHECK_INTERVAL_MS / 1000)
-            now = now_ms()
+            now = self.clock()
             self._expire_parked(now)
             self._send_request(now)
             if now >= next_report_ms and self._decoder is not None:
