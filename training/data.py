@@ -112,6 +112,17 @@ class ClipStore:
         self.valid = torch.from_numpy(p["valid"][rows_all]).to(device)
         self.valid_index = torch.nonzero(self.valid).squeeze(1)
         self.clip_names = [str(p["clip_files"][i]) for i in chosen]
+        self.params_name = params_file.name
+        self.face_model_version = str(p["face_model_version"])
+
+    def describe(self) -> dict:
+        """What the store holds, for the training state's record."""
+        return {
+            "params": self.params_name,
+            "face_model": self.face_model_version,
+            "clips": len(self.clip_names),
+            "frames": len(self),
+        }
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])

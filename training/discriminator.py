@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as nnf
 from torch import nn
@@ -31,12 +33,23 @@ class PatchDiscriminator(nn.Module):
         return features
 
 
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    scales: int = 2
+    """Image scales 1, 1/2, ... each judged by a patch discriminator of its own."""
+    channels: int = 32
+    """Channels of each patch discriminator's first layer (doubled per layer, at most 256)."""
+
+
 class MultiScaleDiscriminator(nn.Module):
     """One PatchDiscriminator per scale (1, 1/2, ...): image -> list (per scale) of features."""
 
-    def __init__(self, scales: int = 2, channels: int = 32) -> None:
+    def __init__(self, cfg: DiscriminatorConfig = DiscriminatorConfig()) -> None:
         super().__init__()
-        self.discriminators = nn.ModuleList(PatchDiscriminator(channels) for _ in range(scales))
+        self.cfg = cfg
+        self.discriminators = nn.ModuleList(
+            PatchDiscriminator(cfg.channels) for _ in range(cfg.scales)
+        )
 
     def forward(self, image: torch.Tensor) -> list[list[torch.Tensor]]:
         out = []

@@ -28,8 +28,8 @@ else
 fi
 for mode in prior baseline; do
   tail -n 3 "$runs/$mode.out"
-  python3 -m facecodec.training.export "$runs/$mode" --mode "$mode" --out "$runs/$mode/weights"
+  python3 -m facecodec.training.export "$runs/$mode/state" --out "$runs/$mode/weights"
 done
 if [ -n "${OUT:-}" ]; then
-  tar czf - -C "$runs" --exclude=checkpoint . | split -b 15M - "$OUT/chunk.tgz.part-"
+  tar czf - -C "$runs" --exclude=state . | split -b 15M - "$OUT/chunk.tgz.part-"
 fi

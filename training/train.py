@@ -3,9 +3,9 @@
     torchrun --nproc-per-node N -m facecodec.training.train --mode prior ...
 
 
-Each chunk trains until its time budget is spent, saves a checkpoint (resumed by the next
-chunk), evaluates on the held-out identities and writes metrics, a loss curve and a sample
-grid into the run directory (docs/training.md).
+Each chunk resumes the training state (training/state.py), trains until its time budget is
+spent, overwrites the state, evaluates on the held-out identities and writes metrics, a loss
+curve and a sample grid into the run directory (docs/training.md).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -24,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from facecodec.receiver import config as model_configs
 from facecodec.receiver.weights import load_weights
 from facecodec.sender.face_model import FaceModel
-from facecodec.training import checkpoint, losses, validate
+from facecodec.training import losses, state, validate
 from facecodec.training.data import EXPRESSION_DIMS, ClipStore, PairBatch, augment
 from facecodec.training.discriminator import MultiScaleDiscriminator
 from facecodec.training.model import (
@@ -36,6 +38,7 @@ from facecodec.training.model import (
     baseline_losses,
 )
 from facecodec.training.plots import plot_losses
+from facecodec.training.schedule import Schedule
 from facecodec.training.vgg import VGG16Features
 
 LOG_EVERY_STEPS = 50
@@ -55,8 +58,20 @@ class TrainConfig:
     batch_size: int = 16
     """Per GPU."""
     lr: float = 2e-4
+    warmup_steps: int = 0
+    """Learning-rate warm-up (training/schedule.py), e.g. for a state started from exported
+    weights with a fresh discriminator."""
+    decay_start: int = 0
+    """Step at which the learning rate starts its linear decay (0: never)."""
+    decay_steps: int = 20_000
+    lr_final_fraction: float = 0.1
+    state_dir: str = ""
+    """Where the training state is resumed from and saved to ('' = RUN_DIR/state); the
+    repository keeps the prior model's in training/state/prior."""
+    reschedule: bool = False
+    """Resume a state with this run's schedule flags rather than refusing other ones."""
     minutes: float = 8.0
-    """Training time of this chunk, before checkpoint and validation."""
+    """Training time of this chunk, before saving the state and validating."""
     max_steps: int = 0
     """Stop after this many steps in this chunk (0: no limit), for smoke tests."""
     perceptual_weight: float = 10.0
@@ -68,8 +83,8 @@ class TrainConfig:
     deformation_weight: float = 5.0
     seed: int = 0
     init_weights: str = ""
-    """Start a new run from exported weights (training/export.py) in this folder, when the run
-    has no checkpoint yet (e.g. after the face model changed)."""
+    """Start a new state from exported weights (training/export.py) in this folder, when there
+    is no state yet (e.g. after the face model changed)."""
     face_model: str = ""
     """Face model file the params were fitted with ('' = the shipped one)."""
     compile: bool = False
@@ -91,7 +106,7 @@ class Run:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        self.rng = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank + int(time.time()))
+        self.rng = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)
         model_cfg = getattr(model_configs, cfg.model)
         face_model = FaceModel.load(cfg.face_model or None)
         self.face_model_version = face_model.version
@@ -111,7 +126,11 @@ class Run:
         self.opt_d = torch.optim.Adam(
             self.discriminator.parameters(), cfg.lr, betas=(0.5, 0.999), fused=fused
         )
-        self.step, self.seconds = 0, 0.0
+        self.schedule = Schedule(
+            cfg.lr, cfg.warmup_steps, cfg.decay_start, cfg.decay_steps, cfg.lr_final_fraction
+        )
+        self.step, self.seconds, self.pairs = 0, 0.0, 0
+        self.origin, self.chunks = "", []
         self._resume()
         self.gen_ddp, self.disc_ddp = self.generator, self.discriminator
         if self.world > 1:
@@ -132,20 +151,39 @@ class Run:
         self.dropout = Dropout()
 
     @property
-    def ckpt_dir(self) -> Path:
-        return self.cfg.run_dir / "checkpoint"
+    def state_dir(self) -> Path:
+        return Path(self.cfg.state_dir) if self.cfg.state_dir else self.cfg.run_dir / "state"
+
+    def networks(self) -> dict:
+        """What the state's tensors are for: a state of other networks is refused."""
+        return {
+            "mode": self.cfg.mode,
+            "model": asdict(getattr(model_configs, self.cfg.model)),
+            "face_model": self.face_model_version,
+            "discriminator": asdict(self.discriminator.cfg),
+        }
 
     def _resume(self) -> None:
-        if not (self.ckpt_dir / checkpoint.META_FILE).exists():
+        if not state.exists(self.state_dir):
+            self.origin = "fresh: every network and both optimisers initialised at step 0"
             if self.cfg.init_weights:
                 self._initialise(Path(self.cfg.init_weights))
             return
-        tensors, meta = checkpoint.load(self.ckpt_dir)
-        checkpoint.restore_module("generator", self.generator, tensors)
-        checkpoint.restore_module("discriminator", self.discriminator, tensors)
-        checkpoint.restore_optimizer("opt_g", self.opt_g, tensors, meta["opt_g"])
-        checkpoint.restore_optimizer("opt_d", self.opt_d, tensors, meta["opt_d"])
-        self.step, self.seconds = meta["step"], meta["seconds"]
+        saved = state.load(self.state_dir)
+        record = saved.record
+        state.check_compatible(record["networks"], self.networks(), "network")
+        if not self.cfg.reschedule:
+            state.check_compatible(record["schedule"], asdict(self.schedule), "schedule")
+        state.restore_module("generator", self.generator, saved.tensors)
+        state.restore_module("discriminator", self.discriminator, saved.tensors)
+        state.restore_optimizer("opt_g", self.opt_g, saved.tensors, record["opt_g"])
+        state.restore_optimizer("opt_d", self.opt_d, saved.tensors, record["opt_d"])
+        self.step, self.seconds, self.pairs = record["step"], record["seconds"], record["pairs"]
+        self.origin, self.chunks = record["origin"], record["chunks"]
+        if record["rng_device"] == self.device.type and self.rank == 0:
+            self.rng.set_state(saved.tensors["rng"])
+        else:  # another device's generator state does not transfer: a seed of this position
+            self.rng.manual_seed(self.cfg.seed * 1000 + self.rank + self.step)
 
     def _initialise(self, directory: Path) -> None:
         """Generator networks from exported fp16 weights; the discriminator starts afresh."""
@@ -153,25 +191,38 @@ class Run:
             module = getattr(self.generator, part, None)
             if module is not None:
                 name = self.cfg.mode if part == "synthesizer" else f"{self.cfg.mode}_detector"
-                state, _ = load_weights(name, directory)
-                module.load_state_dict(state)
+                weights, _ = load_weights(name, directory)
+                module.load_state_dict(weights)
+        self.origin = (
+            f"generator from the exported weights in {directory}; discriminator and both "
+            "optimisers' moments fresh at step 0"
+        )
 
-    def _save(self) -> None:
+    def _save(self, chunk: dict) -> None:
+        g_opt, g_meta = state.optimizer_tensors("opt_g", self.opt_g)
+        d_opt, d_meta = state.optimizer_tensors("opt_d", self.opt_d)
         tensors = {
-            **checkpoint.module_tensors("generator", self.generator, torch.float16),
-            **checkpoint.module_tensors("discriminator", self.discriminator, torch.float16),
+            **state.module_tensors("generator", self.generator),
+            **state.module_tensors("discriminator", self.discriminator),
+            **g_opt,
+            **d_opt,
+            "rng": self.rng.get_state(),
         }
-        g_opt, g_meta = checkpoint.flatten_optimizer("opt_g", self.opt_g)
-        d_opt, d_meta = checkpoint.flatten_optimizer("opt_d", self.opt_d)
-        meta = {
+        self.chunks.append(chunk)
+        record = {
             "step": self.step,
-            "seconds": self.seconds,
+            "seconds": round(self.seconds, 1),
+            "pairs": self.pairs,
+            "origin": self.origin,
+            "networks": self.networks(),
+            "schedule": asdict(self.schedule),
+            "data": self.train.describe(),
+            "rng_device": self.device.type,
+            "chunks": self.chunks,
             "opt_g": g_meta,
             "opt_d": d_meta,
-            "config": {k: str(v) for k, v in asdict(self.cfg).items()},
-            "face_model": self.face_model_version,
         }
-        checkpoint.save(self.ckpt_dir, {**tensors, **g_opt, **d_opt}, meta)
+        state.save(self.state_dir, tensors, record)
 
     def forward(self, batch: PairBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Prediction and the mode's own generator-side losses."""
@@ -207,6 +258,7 @@ class Run:
             terms["adversarial"] = c.adversarial_weight * gan
             terms["feature_matching"] = c.feature_matching_weight * matching
         loss_g = sum(terms.values())
+        self._set_lr()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -222,15 +274,35 @@ class Run:
 
     def run(self) -> None:
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
-        start = time.time()
+        start, first_step = time.time(), self.step
         self._train_until(start + self.cfg.minutes * 60)
-        self.seconds += time.time() - start
+        seconds = time.time() - start
+        self.seconds += seconds
+        self.pairs += (self.step - first_step) * self.cfg.batch_size * self.world
         if self.rank == 0:
-            self._save()
+            self._save(self._chunk_record(first_step, seconds))
             self.validate()
         if self.world > 1:
             dist.barrier()
             dist.destroy_process_group()
+
+    def _set_lr(self) -> None:
+        lr = self.schedule.at(self.step)
+        for optimizer in (self.opt_g, self.opt_d):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+    def _chunk_record(self, first_step: int, seconds: float) -> dict:
+        """What the state's record says about the chunk just trained."""
+        device = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
+        return {
+            "steps": [first_step, self.step],
+            "seconds": round(seconds, 1),
+            "devices": f"{self.world} x {device}",
+            "batch_per_device": self.cfg.batch_size,
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": " ".join(sys.argv),
+        }
 
     def _out_of_time(self, deadline: float, chunk_steps: int) -> bool:
         """Rank 0's clock decides for all ranks, so they stop at the same step."""
