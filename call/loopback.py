@@ -158,7 +158,7 @@ class LoopbackCall:
     def _write_video(self, frame: RenderedFrame) -> None:
         if self._video is None:
             assert self.config.video is not None and self.send is not None
-            fps = self.send.controller.config.capture_fps / max(self.config.render.every, 1)
+            fps = self.send.capture_fps / max(self.config.render.every, 1)
             self._video = VideoOutput(self.config.video, fps)
         left = self.recorder.input_image(frame.seq)
         if left is None:  # the sender saw no face: its keyframe stands in

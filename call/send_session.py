@@ -7,10 +7,18 @@ frames the operating point sends wait in the bundler; when a bundle is due it is
 frames message, shrunk (oldest frames first) until it fits the controller's 1-second bound, and
 sent on the unreliable channel.
 
-References: each message predicts from the newest frame the receiver reported decoded (its
-codec ``ReceiverReport``), else from the keyframe, never from a message that may have been
-lost. A lost message then costs only its own frames, at about 20% more bytes per frame than
-predicting from the previous message (measured on the training clips).
+The same session writes stream files (``facecodec encode``) and the benchmark's bitstreams:
+the link and the clock are passed in (a ``Call`` and ``now_ms`` live; ``call.recording_link``
+and the stream's timeline, ``seq / fps``, for a file, where ``offer`` and ``finish`` drive it
+without an event loop), and the rate control is the ``Controller`` for a target or
+``bitrate.FixedPoint`` for one explicit operating point.
+
+References: in a call (``References.ACKNOWLEDGED``) each message predicts from the newest frame
+the receiver reported decoded (its codec ``ReceiverReport``), else from the keyframe, never
+from a message that may have been lost. A lost message then costs only its own frames, at about
+20% more bytes per frame than predicting from the previous message (measured on the training
+clips). A file loses nothing, so there (``References.PREVIOUS``) each message predicts from the
+last frame sent.
 
 Frames older than ``max_frame_age_ms`` when the prior releases them (its first second, held
 back while it learns the identity; or a prior that falls behind) are not sent: a live call
@@ -40,6 +48,7 @@ from facecodec.bitrate import (
     RateTable,
 )
 from facecodec.bitrate.bundler import frames_wire_bytes
+from facecodec.bitrate.fixed_point import FixedPoint
 from facecodec.codec import (
     BitstreamError,
     FrameEncoder,
@@ -53,12 +62,13 @@ from facecodec.codec import (
     is_sent,
 )
 from facecodec.sender.prior import FacePrior, PriorFrame
-from facecodec.transport import Call, ChannelClosedError, LinkFeedback
+from facecodec.transport import ChannelClosedError, LinkFeedback
 from facecodec.types import FrameParams, OperatingPoint
 
 from .capture_loop import CapturedFrame
-from .clock import now_ms
+from .clock import Clock, now_ms
 from .edits import ParamsEditor
+from .link import Link
 from .meter import Meter
 from .tasks import stop
 
@@ -71,10 +81,19 @@ class EndReason(Enum):
     HUNG_UP = "the receiver hung up"
 
 
+class References(Enum):
+    """What a frames message predicts from (see the module docstring)."""
+
+    ACKNOWLEDGED = "acknowledged"
+    """A call: the newest frame the receiver reported decoded, else the keyframe."""
+    PREVIOUS = "previous"
+    """A file, where every message arrives: the last frame sent."""
+
+
 @dataclass(frozen=True)
 class SendConfig:
-    target_bps: float
-    """Payload target (``--bitrate``)."""
+    target_bps: float | None
+    """Payload target (``--bitrate``); None with ``point``."""
     max_latency_ms: float = 200.0
     """Longest a frame waits in a bundle (``--max-latency``)."""
     wire_bitrate_bps: float | None = None
@@ -82,10 +101,28 @@ class SendConfig:
     max_frame_age_ms: float = MAX_FRAME_AGE_MS
     network: str = ""
     """Receiver network version the keyframes name ('' for any)."""
+    point: OperatingPoint | None = None
+    """Code every frame at this point instead of controlling a target."""
+    references: References = References.ACKNOWLEDGED
 
-    def controller(self, capture_fps: float) -> ControllerConfig:
-        bundling = BundlingConfig(self.max_latency_ms, self.wire_bitrate_bps)
-        return ControllerConfig(self.target_bps, bundling, capture_fps)
+    def __post_init__(self) -> None:
+        if (self.target_bps is None) == (self.point is None):
+            raise ValueError("give the sender either a target bit rate or an operating point")
+
+    @property
+    def bundling(self) -> BundlingConfig:
+        return BundlingConfig(self.max_latency_ms, self.wire_bitrate_bps)
+
+    def rate_control(
+        self, table: RateTable | None, capture_fps: float, log: DecisionLog | None = None
+    ) -> Controller | FixedPoint:
+        if self.point is not None:
+            return FixedPoint(self.point)
+        if table is None:
+            raise ValueError("a target bit rate needs the rate-distortion table")
+        assert self.target_bps is not None
+        config = ControllerConfig(self.target_bps, self.bundling, capture_fps)
+        return Controller(config, table, log)
 
 
 @dataclass
@@ -133,28 +170,33 @@ class SendStats:
 
 
 class SendSession:
-    """Runs the sending end of one call over ``call`` (see the module docstring)."""
+    """Runs the sending end of one stream over ``call`` (see the module docstring)."""
 
     def __init__(
         self,
-        call: Call,
+        call: Link,
         prior: FacePrior,
-        table: RateTable,
+        table: RateTable | None,
         config: SendConfig,
         capture_fps: float,
         log: DecisionLog | None = None,
         editor: ParamsEditor | None = None,
+        clock: Clock = now_ms,
     ) -> None:
         self.call = call
         self.prior = prior
         self.config = config
-        self.controller = Controller(config.controller(capture_fps), table, log)
-        self._bundler: Bundler[FrameParams] = Bundler(self.controller.config.bundling)
-        self._encoder = FrameEncoder(table.cheapest.point)
+        self.capture_fps = capture_fps
+        self.clock = clock
+        self.controller = config.rate_control(table, capture_fps, log)
+        self._bundler: Bundler[FrameParams] = Bundler(config.bundling)
+        first = config.point or (table.cheapest.point if table else OperatingPoint())
+        self._encoder = FrameEncoder(first)
         self._editor = editor
-        self._point = table.cheapest.point
+        self._point = first
         self._keyframe_due = True
         self._keyframe_seq: int | None = None
+        self._last_sent_seq: int | None = None
         self._announced = self._point
         """The operating point the receiver was last told of."""
         self._stats = SendStats()
@@ -162,7 +204,7 @@ class SendSession:
 
     @property
     def stats(self) -> SendStats:
-        now = now_ms()
+        now = self.clock()
         return dataclasses.replace(
             self._stats,
             keyframes=list(self._stats.keyframes),
@@ -187,24 +229,41 @@ class SendSession:
             await stop(tasks)
         return self.stats
 
+    def offer(self, captured: CapturedFrame) -> None:
+        """One frame of a stream sent without an event loop (a file): what is due by its
+        time goes out, then the frame is taken; the clock must read its time."""
+        self._flush(self.clock())
+        self._on_frame(captured)
+        self._flush(self.clock())
+
+    def finish(self) -> SendStats:
+        """The stream ended (``offer``): the pending bundle goes out."""
+        self._flush(self.clock(), force=True)
+        self._stats.end = EndReason.SOURCE_ENDED
+        return self.stats
+
+    def request_keyframe(self) -> None:
+        """Send a keyframe at the next face frame (a file's periodic refresh)."""
+        self._keyframe_due = True
+
     async def _send_loop(self, queue: asyncio.Queue[CapturedFrame | None]) -> EndReason:
         while self.call.control.is_open:
             flush_ms = self._bundler.next_flush_ms
-            timeout = None if flush_ms is None else max(0.0, flush_ms - now_ms()) / 1000
+            timeout = None if flush_ms is None else max(0.0, flush_ms - self.clock()) / 1000
             try:
                 item = await asyncio.wait_for(queue.get(), timeout)
             except TimeoutError:
-                self._flush(now_ms())
+                self._flush(self.clock())
                 continue
             if item is None:
-                self._flush(now_ms(), force=True)
+                self._flush(self.clock(), force=True)
                 return EndReason.SOURCE_ENDED
             self._on_frame(item)
-            self._flush(now_ms())
+            self._flush(self.clock())
         return EndReason.HUNG_UP
 
     def _on_frame(self, captured: CapturedFrame) -> None:
-        frame, now = captured.frame, now_ms()
+        frame, now = captured.frame, self.clock()
         self._stats.frames += 1
         self._windows["fps"].add(now, 1)
         decision = self.controller.on_frame(now)
@@ -242,17 +301,20 @@ class SendSession:
                 return
             message = self._encode(bundle)
         self.call.frames.send(message)
+        self._last_sent_seq = bundle[-1].seq
         self.controller.on_message(len(message), len(bundle), now)
         self._bundler.on_sent(len(message), now)
         self._count_message(message, len(bundle), now)
 
     def _encode(self, frames: list[FrameParams]) -> bytes:
-        """One frames message predicted from the newest acknowledged frame the encoder still
-        holds, else from the keyframe, else from nothing (a reference ambiguous mod 2**16,
-        once every 43 minutes at 25 fps)."""
+        """One frames message predicted from the reference ``config.references`` names if the
+        encoder still holds it, else from the keyframe, else from nothing (a reference
+        ambiguous mod 2**16, once every 43 minutes at 25 fps)."""
         held = set(self._encoder.references())
-        acked = self._stats.acknowledged_seq
-        candidates = [seq for seq in (acked, self._keyframe_seq) if seq in held]
+        newest = self._stats.acknowledged_seq
+        if self.config.references == References.PREVIOUS:
+            newest = self._last_sent_seq
+        candidates = [seq for seq in (newest, self._keyframe_seq) if seq in held]
         for reference in candidates:
             with contextlib.suppress(ValueError):
                 return self._encoder.encode(frames, reference)
@@ -281,7 +343,7 @@ class SendSession:
             self._editor.new_keyframe(keyframe)
         if self.prior.model_shipped:
             self._encoder.keypoint_predictor = _model_keypoints(self.prior, keyframe.identity)
-        self._keyframe_seq = keyframe.params.seq
+        self._keyframe_seq = self._last_sent_seq = keyframe.params.seq
         self._keyframe_due = False
         self._announced = self._point
         self._stats.keyframes.append(len(data))
@@ -301,7 +363,7 @@ class SendSession:
                 continue
             if isinstance(message, KeyframeRequest):
                 self._stats.keyframe_requests += 1
-                self.controller.request_keyframe(now_ms())
+                self.controller.request_keyframe(self.clock())
             elif isinstance(message, ReceiverReport):
                 self._acknowledge(message.last_decoded_seq)
                 self._stats.concealed_at_receiver = message.frames_lost
@@ -318,7 +380,7 @@ class SendSession:
     async def _receive_feedback(self) -> None:
         feedback: LinkFeedback
         async for feedback in self.call.feedback:
-            self.controller.on_feedback(feedback, now_ms())
+            self.controller.on_feedback(feedback, self.clock())
             self._stats.loss = feedback.loss_fraction
             self._stats.rtt_ms = feedback.rtt_ms
 
