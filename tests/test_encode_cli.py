@@ -1,5 +1,6 @@
-"""The sender's encoder and ``facecodec encode``: encode -> decode round trips on a real clip
-through the real codec, the command's file read by ``facecodec inspect``, and clear errors."""
+"""The sending session on a file and ``facecodec encode``: encode -> decode round trips on a
+real clip through the real codec, the command's file read by ``facecodec inspect``, and clear
+errors."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from sender_inputs import (  # noqa: F401 (flush_denormals is a fixture)
 )
 
 from facecodec import cli, demo_clip
+from facecodec.call.capture_loop import CapturedFrame
+from facecodec.call.clock import StreamClock
+from facecodec.call.recording_link import RecordingLink
+from facecodec.call.send_session import References, SendConfig, SendSession
 from facecodec.codec import (
     FrameDecoder,
     MessageType,
@@ -24,8 +29,8 @@ from facecodec.codec import (
     decode_keyframe,
     parse_message,
 )
+from facecodec.codec.frames import DEFAULT_HYSTERESIS
 from facecodec.codec.quantize import KeypointMode, field_layout
-from facecodec.sender.encoder import EncoderConfig, SenderEncoder
 from facecodec.sender.prior import MediaPipePrior, PriorConfig, PriorFrame
 from facecodec.types import FrameParams, OperatingPoint
 
@@ -52,21 +57,19 @@ def encode_clip(frames: list[np.ndarray]) -> tuple[bytes, dict[int, PriorFrame]]
     """A stream file of the frames at OP (3 frames a message, a keyframe requested midway),
     and the prior's frames by seq."""
     prior = MediaPipePrior(PriorConfig(identity_frames=10))
-    encoder = SenderEncoder(prior, EncoderConfig(op=OP, bundle_frames=3))
     file = io.BytesIO()
     writer = StreamWriter(file, 25.0)
+    clock = StreamClock(25.0)
+    config = SendConfig(None, 3 * clock.frame_ms, point=OP, references=References.PREVIOUS)
+    session = SendSession(RecordingLink(writer.write), prior, None, config, 25.0, clock=clock)
     sent: dict[int, PriorFrame] = {}
-    ready: list[PriorFrame] = []
     for seq, frame in enumerate(frames):
         if seq == KEYFRAME_REQUEST_AT:
-            encoder.request_keyframe()
-        ready = prior.process(frame, seq)
-        for prior_frame in ready:
+            session.request_keyframe()
+        for prior_frame in prior.process(frame, seq):
             sent[prior_frame.params.seq] = prior_frame
-            for message in encoder.encode(prior_frame):
-                writer.write(message.data)
-    for message in encoder.flush():
-        writer.write(message.data)
+            session.offer(CapturedFrame(prior_frame, clock.at_frame(prior_frame.params.seq)))
+    session.finish()
     prior.close()
     return file.getvalue(), sent
 
@@ -100,7 +103,7 @@ def test_encode_decode_round_trip_within_quantisation_error() -> None:
     assert sorted(decoded) == [s for s in range(FRAMES) if s not in keyframe_seqs]
     # The quantiser keeps a value's previous index unless it moved more than 0.5 + hysteresis
     # steps, so that is how far a decoded value may be from the sender's.
-    bound = steps * (0.5 + EncoderConfig().hysteresis) + 1e-5
+    bound = steps * (0.5 + DEFAULT_HYSTERESIS) + 1e-5
     for seq, params in decoded.items():
         error = np.abs(coded_values(params, OP) - coded_values(sent[seq].params, OP))
         assert np.all(error <= bound), f"frame {seq}: values {np.flatnonzero(error > bound)}"

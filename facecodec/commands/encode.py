@@ -1,8 +1,12 @@
 """``facecodec encode INPUT -o OUT.fcs``: a video through the sender into a stream file.
 
-Every frame goes through the face prior (landmarks, crop, fit, keypoints) and the bitstream
-encoder; the messages are written as ``facecodec inspect`` and a receiver read them. The summary
-gives the frames, the faces found, the keyframes' bytes and the per-frame payload.
+Every frame goes through the face prior (landmarks, crop, fit, keypoints) and the call's
+sending session (call/send_session.py) on the video's own timeline, with a stream file as its
+link: ``--bitrate`` runs the call's controller on the shipped rate table, an explicit point
+codes every frame at it, ``--bundle`` frames sent to a message. Messages predict from the last
+frame sent (a file loses nothing). The messages are written as ``facecodec decode``,
+``facecodec inspect`` and a receiver read them. The summary gives the frames, the faces found,
+the keyframes' bytes and the per-frame payload.
 """
 
 from __future__ import annotations
@@ -14,9 +18,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from facecodec.codec import StreamWriter
+from facecodec.bitrate import DEFAULT_TABLE_PATH, RateTable, load_table
+from facecodec.call.capture_loop import CapturedFrame
+from facecodec.call.clock import StreamClock
+from facecodec.call.recording_link import RecordingLink
+from facecodec.call.send_session import References, SendConfig, SendSession
+from facecodec.codec import MessageType, StreamWriter, parse_message
 from facecodec.sender.capture import FrameSource, SourceInfo, open_source
-from facecodec.sender.encoder import EncoderConfig, Message, SenderEncoder
 from facecodec.sender.face_model import K_MAX
 from facecodec.sender.prior import (
     DecaFacePrior,
@@ -79,7 +87,11 @@ def _add_rate_arguments(parser: argparse.ArgumentParser) -> None:
         "--quant-level", type=int, metavar="Q", help="quantisation level (coarser as it grows)"
     )
     group.add_argument("--frame-interval", type=int, metavar="N", help="send every n-th frame")
-    group.add_argument("--bundle", type=int, default=1, metavar="N", help="frames per message")
+    group.add_argument(
+        "--bundle", type=int, metavar="N",
+        help="sent frames per message at an explicit point (default 1); --bitrate bundles as "
+        "a call does, to 200 ms",
+    )  # fmt: skip
 
 
 def _add_prior_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,18 +126,20 @@ class Tally:
     faces: int = 0
     keyframes: list[int] = field(default_factory=list)
     """Bytes of each keyframe message."""
-    frame_messages: list[tuple[int, int]] = field(default_factory=list)
-    """(bytes, frames carried) of each frame message."""
+    frame_messages: list[int] = field(default_factory=list)
+    """Bytes of each frame message."""
+    frames_sent: int = 0
 
     def add_frame(self, frame: PriorFrame) -> None:
         self.frames += 1
         self.faces += frame.params.face
 
-    def add_message(self, message: Message) -> None:
-        if message.keyframe:
-            self.keyframes.append(len(message.data))
-        else:
-            self.frame_messages.append((len(message.data), len(message.seqs)))
+    def add_message(self, message: bytes) -> None:
+        kind = parse_message(message)
+        if kind == MessageType.KEYFRAME:
+            self.keyframes.append(len(message))
+        elif kind != MessageType.CONTROL:
+            self.frame_messages.append(len(message))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,26 +147,54 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.input)
     prior = None
     try:
-        op = _operating_point(args, source.info)
-        prior = _build_prior(args, op)
-        encoder = SenderEncoder(prior, EncoderConfig(op=op, bundle_frames=args.bundle))
+        config, keypoints = _send_config(args, source.info)
+        prior = _build_prior(args, keypoints)
         with open(output, "wb") as file:
-            tally = _encode(source, prior, encoder, StreamWriter(file, source.info.fps), args)
+            writer = StreamWriter(file, source.info.fps)
+            tally = _encode(source, prior, config, writer, args)
     finally:
         source.close()
         if prior is not None:
             prior.close()
-    _print_summary(args.input, output, source.info, op, args.bundle, tally)
+    _print_summary(args.input, output, source.info, config, tally)
     return 0
 
 
-def _build_prior(args: argparse.Namespace, op: OperatingPoint) -> FacePrior:
-    """The face prior the flags ask for, computing the keypoints ``op`` sends and no more."""
+def _send_config(args: argparse.Namespace, info: SourceInfo) -> tuple[SendConfig, int]:
+    """How the session sends, and how many keypoints the prior must compute for it."""
+    given = {name: getattr(args, name) for name in _OP_FIELDS if getattr(args, name) is not None}
+    if args.bitrate is not None:
+        if given or args.bundle is not None:
+            flags = ", ".join("--" + name.replace("_", "-") for name in [*given, "bundle"])
+            raise ValueError(f"give either --bitrate or {flags}, not both")
+        return SendConfig(args.bitrate, references=References.PREVIOUS), _table_keypoints()
+    op = OperatingPoint(**given)
+    bundle = 1 if args.bundle is None else args.bundle
+    if bundle < 1:
+        raise ValueError("--bundle must be at least 1")
+    # A bundle closes when the frame after its last sent one comes (the stream's clock).
+    latency_ms = 1000 * bundle * op.frame_interval / info.fps
+    config = SendConfig(None, latency_ms, point=op, references=References.PREVIOUS)
+    return config, op.keypoints
+
+
+def _table_keypoints() -> int:
+    """The most keypoints a point of the rate table sends."""
+    if not DEFAULT_TABLE_PATH.exists():
+        raise FileNotFoundError(
+            f"--bitrate needs the rate-distortion table {DEFAULT_TABLE_PATH}, which is not built "
+            "(python -m facecodec.bitrate.rd_table); give the operating point instead"
+        )
+    return max(row.point.keypoints for row in load_table().points)
+
+
+def _build_prior(args: argparse.Namespace, keypoints: int) -> FacePrior:
+    """The face prior the flags ask for, computing ``keypoints`` keypoints and no more."""
     if args.identity_frames < 1:
         raise ValueError("--identity-frames must be at least 1")
-    if op.keypoints > K_MAX:
-        raise ValueError(f"--keypoints {op.keypoints}: the face priors give at most {K_MAX}")
-    config = PriorConfig(identity_frames=args.identity_frames, keypoints=op.keypoints)
+    if keypoints > K_MAX:
+        raise ValueError(f"--keypoints {keypoints}: the face priors give at most {K_MAX}")
+    config = PriorConfig(identity_frames=args.identity_frames, keypoints=keypoints)
     if args.prior == "mediapipe":
         if args.deca_weights or args.flame_model or args.landmark_embedding:
             raise ValueError("--deca-weights, --flame-model and co. need --prior deca")
@@ -173,60 +215,32 @@ def _build_prior(args: argparse.Namespace, op: OperatingPoint) -> FacePrior:
     return DecaFacePrior(files, config)
 
 
-def _operating_point(args: argparse.Namespace, info: SourceInfo) -> OperatingPoint:
-    given = {name: getattr(args, name) for name in _OP_FIELDS if getattr(args, name) is not None}
-    if args.bitrate is None:
-        return OperatingPoint(**given)
-    if given:
-        flags = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise ValueError(f"give either --bitrate or {flags}, not both")
-    return _point_for_bitrate(args.bitrate, info.fps, args.bundle)
-
-
-def _point_for_bitrate(bps: int, fps: float, bundle: int) -> OperatingPoint:
-    """The least distorted point of the rate table whose frame payload fits ``bps``."""
-    from facecodec.bitrate import DEFAULT_TABLE_PATH, RatePoint, load_table
-
-    if not DEFAULT_TABLE_PATH.exists():
-        raise FileNotFoundError(
-            f"--bitrate needs the rate-distortion table {DEFAULT_TABLE_PATH}, which is not built "
-            "(python -m facecodec.bitrate.rd_table); give the operating point instead"
-        )
-    table = load_table()
-
-    def cost_bps(row: RatePoint) -> float:
-        per_frame = row.bytes_per_frame + table.bytes_per_message / bundle
-        return 8 * per_frame * fps / row.point.frame_interval
-
-    fitting = [row for row in table.points if cost_bps(row) <= bps]
-    if not fitting:
-        cheapest = min(table.points, key=cost_bps)
-        raise ValueError(
-            f"no operating point fits {bps} bps at {fps:g} fps; the cheapest, "
-            f"{cheapest.point}, needs {cost_bps(cheapest):.0f} bps"
-        )
-    return min(fitting, key=lambda row: (row.distortion, cost_bps(row))).point
-
-
 def _encode(
     source: FrameSource,
     prior: FacePrior,
-    encoder: SenderEncoder,
+    config: SendConfig,
     writer: StreamWriter,
     args: argparse.Namespace,
 ) -> Tally:
     tally = Tally()
-    total = source.info.frames
-    if args.frames is not None:
-        total = args.frames if total is None else min(total, args.frames)
+    clock = StreamClock(source.info.fps)
+
+    def keep(message: bytes) -> None:
+        writer.write(message)
+        tally.add_message(message)
+
+    session = SendSession(
+        RecordingLink(keep), prior, _rate_table(config), config, source.info.fps, clock=clock
+    )
 
     def emit(frames: list[PriorFrame]) -> None:
         for frame in frames:
             tally.add_frame(frame)
-            for message in encoder.encode(frame):
-                writer.write(message.data)
-                tally.add_message(message)
+            session.offer(CapturedFrame(frame, clock.at_frame(frame.params.seq)))
 
+    total = source.info.frames
+    if args.frames is not None:
+        total = args.frames if total is None else min(total, args.frames)
     bar = tqdm(total=total, unit="frame", desc="encode", disable=args.quiet, file=sys.stderr)
     with bar:
         try:
@@ -238,39 +252,39 @@ def _encode(
         except KeyboardInterrupt:  # a camera runs until stopped: keep what was captured
             pass
         emit(prior.flush())
-    for message in encoder.flush():
-        writer.write(message.data)
-        tally.add_message(message)
+    tally.frames_sent = session.finish().frames_sent
     return tally
 
 
+def _rate_table(config: SendConfig) -> RateTable | None:
+    return None if config.point is not None else load_table()
+
+
 def _print_summary(
-    name: str,
-    output: Path,
-    info: SourceInfo,
-    op: OperatingPoint,
-    bundle: int,
-    tally: Tally,
+    name: str, output: Path, info: SourceInfo, config: SendConfig, tally: Tally
 ) -> None:
     print(
         f"{name}: {info.width}x{info.height} at {info.fps:g} fps, {tally.frames} frames, "
         f"{tally.faces} with a face"
     )
-    print(
-        f"operating point: {op.keypoints} keypoints, {op.expression_dims} expression dims, "
-        f"quant level {op.quant_level}, frame interval {op.frame_interval}, bundles of {bundle}"
-    )
+    op = config.point
+    if op is None:
+        print(f"target: {config.target_bps:g} bps, the call's controller, bundles of 200 ms")
+    else:
+        print(
+            f"operating point: {op.keypoints} keypoints, {op.expression_dims} expression dims, "
+            f"quant level {op.quant_level}, frame interval {op.frame_interval}, "
+            f"bundles of {round(config.max_latency_ms * info.fps / 1000 / op.frame_interval)}"
+        )
     print(f"keyframes: {len(tally.keyframes)}, {sum(tally.keyframes)} B")
     if not tally.frame_messages:
         print("no frame messages" + ("" if tally.faces else ": no face found"))
     else:
-        payload = sum(size for size, _ in tally.frame_messages)
-        sent = sum(count for _, count in tally.frame_messages)
-        largest = max(size / count for size, count in tally.frame_messages)
+        payload, sent = sum(tally.frame_messages), tally.frames_sent
         kbps = 8 * payload / tally.frames * info.fps / 1000
         print(
             f"frame messages: {len(tally.frame_messages)} carrying {sent} frames, "
-            f"{payload / sent:.2f} B per sent frame (max {largest:.2f} B); "
+            f"{payload / sent:.2f} B per sent frame; "
             f"{kbps:.2f} kbps at {info.fps:g} fps, keyframes not included"
         )
     print(f"wrote {output} ({output.stat().st_size} B)")
