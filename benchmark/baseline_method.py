@@ -36,7 +36,15 @@ import numpy as np
 import torch
 
 from facecodec.bitrate.bundler import BundlingConfig
-from facecodec.codec import FrameDecoder, FrameEncoder, decode_keyframe, encode_keyframe, is_sent
+from facecodec.codec import (
+    FrameDecoder,
+    FrameEncoder,
+    MessageType,
+    decode_keyframe,
+    encode_keyframe,
+    is_sent,
+    parse_message,
+)
 from facecodec.codec.image import (
     DEFAULT_IMAGE_CODEC,
     DEFAULT_IMAGE_QUALITY,
@@ -48,14 +56,13 @@ from facecodec.codec.quantize import num_quant_levels
 from facecodec.receiver.baseline import DETECTOR_WEIGHTS, BaselineCodec
 from facecodec.receiver.concealment import Concealer
 from facecodec.receiver.weights import BASELINE_WEIGHTS, load_weights
-from facecodec.sender.encoder import Message as SenderMessage
 from facecodec.types import FrameParams, Keyframe, OperatingPoint
 
-from .facecodec_method import RENDER_BATCH
-from .methods import Message, MessageKind, MethodInput, MethodResult, Mode, Point, target_label
+from .methods import MethodInput, MethodResult, Mode, Point, counted_messages, target_label
 
 FRAME_INTERVALS = tuple(range(1, MAX_FRAME_INTERVAL + 1))
 DETECT_BATCH = 16
+RENDER_BATCH = 8
 CROP_HALF_PX = 128
 """Keypoints are in crop units; one unit is this many pixels of a 256 crop."""
 
@@ -80,7 +87,7 @@ class _Coded:
     """The frame messages of a clip at one operating point, as the sender weighs them."""
 
     op: OperatingPoint
-    frames: list[list[SenderMessage]]
+    frames: list[list[bytes]]
     """Per segment, its frame messages in order."""
     payload_bytes: int
     keypoint_error_px: float
@@ -115,17 +122,14 @@ class BaselineMethod:
         sender_ms = 1000 * (time.perf_counter() - start)
         digest = hashlib.sha1(len(job.driving).to_bytes(4, "little"))
         for message in sent:
-            digest.update(len(message.data).to_bytes(4, "little") + message.data)
+            digest.update(len(message).to_bytes(4, "little") + message)
         if self._last is not None and self._last[0] == digest.digest():
             frames, receiver_ms = self._last[1].frames, self._last[1].receiver_ms
         else:
             start = time.perf_counter()
             frames = self._receive(sent, len(job.driving), job.source.shape[0])
             receiver_ms = 1000 * (time.perf_counter() - start)
-        messages = [
-            Message(MessageKind.KEYFRAME if m.keyframe else MessageKind.FRAMES, len(m.data))
-            for m in sent
-        ]
+        messages = counted_messages(sent)
         result = MethodResult(frames, messages, sender_ms, receiver_ms, self._device_name())
         self._last = (digest.digest(), result)
         return result
@@ -138,7 +142,7 @@ class BaselineMethod:
 
     # -- sender ---------------------------------------------------------------------------
 
-    def send(self, job: MethodInput) -> tuple[list[SenderMessage], OperatingPoint]:
+    def send(self, job: MethodInput) -> tuple[list[bytes], OperatingPoint]:
         """Every message the sender sends for ``job`` (source as frame 0, driving frames
         1..N), and the operating point it chose for the job's target."""
         if job.point.target_bps is None:
@@ -153,10 +157,9 @@ class BaselineMethod:
             chosen = min(fitting, key=lambda c: (c.keypoint_error_px, c.payload_bytes))
         else:
             chosen = min(coded, key=lambda c: (c.payload_bytes, c.keypoint_error_px))
-        sent: list[SenderMessage] = []
+        sent: list[bytes] = []
         for segment, frames in zip(segments, chosen.frames, strict=True):
-            data = encode_keyframe(segment.keyframe, chosen.op)
-            sent += [SenderMessage(data, (segment.keyframe.params.seq,), keyframe=True), *frames]
+            sent += [encode_keyframe(segment.keyframe, chosen.op), *frames]
         return sent, chosen.op
 
     def _measure(self, job: MethodInput) -> list[_Segment]:
@@ -192,19 +195,19 @@ class BaselineMethod:
 
     # -- receiver -------------------------------------------------------------------------
 
-    def _receive(self, sent: list[SenderMessage], count: int, size: int) -> np.ndarray:
+    def _receive(self, sent: list[bytes], count: int, size: int) -> np.ndarray:
         """(count, size, size, 3) frames shown for seqs 1..count (the driving frames), from
         the messages' bytes alone."""
         codec = self.codec()
         decoder = FrameDecoder()  # no keypoint predictor: the keypoints come coded directly
         segments: list[tuple[Keyframe, OperatingPoint, list[FrameParams]]] = []
         for message in sent:
-            if message.keyframe:
-                keyframe, op = decode_keyframe(message.data)
+            if parse_message(message) == MessageType.KEYFRAME:
+                keyframe, op = decode_keyframe(message)
                 decoder.set_keyframe(keyframe, op)
                 segments.append((keyframe, op, []))
             else:
-                segments[-1][2].extend(decoder.decode(message.data))
+                segments[-1][2].extend(decoder.decode(message))
         out = np.empty((count, size, size, 3), np.uint8)
         ends = [keyframe.params.seq for keyframe, _, _ in segments[1:]] + [count + 1]
         for (keyframe, op, received), end in zip(segments, ends, strict=True):
@@ -235,7 +238,7 @@ def _candidates(keypoints: int) -> list[OperatingPoint]:
 def _code(segments: list[_Segment], op: OperatingPoint, bundle: int) -> _Coded:
     """The frame messages of every segment at ``op``, ``bundle`` sent frames to a message,
     each predicted from the last frame sent before it (the keyframe after a keyframe)."""
-    frames: list[list[SenderMessage]] = []
+    frames: list[list[bytes]] = []
     errors: list[np.ndarray] = []
     for segment in segments:
         encoder = FrameEncoder(op)  # no keypoint predictor: direct keypoint coding
@@ -244,10 +247,8 @@ def _code(segments: list[_Segment], op: OperatingPoint, bundle: int) -> _Coded:
         reference = segment.keyframe.params.seq
         messages = []
         for i in range(0, len(sent), bundle):
-            seqs = tuple(p.seq for p in sent[i : i + bundle])
-            data = encoder.encode(sent[i : i + bundle], reference)
-            messages.append(SenderMessage(data, seqs, keyframe=False))
-            reference = seqs[-1]
+            messages.append(encoder.encode(sent[i : i + bundle], reference))
+            reference = sent[i : i + bundle][-1].seq
         frames.append(messages)
         decoded = [encoder.reconstruction(p.seq) for p in sent]
         shown = _shown(segment.own, decoded, segment.end, op)[1:]
@@ -255,7 +256,7 @@ def _code(segments: list[_Segment], op: OperatingPoint, bundle: int) -> _Coded:
             np.linalg.norm(s.keypoints - p.keypoints, axis=1)
             for s, p in zip(shown, segment.params, strict=True)
         ]
-    payload = sum(len(m.data) for messages in frames for m in messages)
+    payload = sum(len(m) for messages in frames for m in messages)
     error = float(np.mean(errors)) * CROP_HALF_PX if errors else 0.0
     return _Coded(op, frames, payload, error)
 

@@ -1,14 +1,19 @@
-"""facecodec as a benchmark method, through the public APIs a call uses: the sender's
-``MediaPipePrior`` and ``SenderEncoder``, the codec's decoders, the receiver's ``Concealer`` and
-``Receiver`` with the shipped ``prior`` weights.
+"""facecodec as a benchmark method, through the sessions a call runs: the sender's
+``MediaPipePrior`` and the call's ``SendSession``, the call's ``ReceiveSession`` replaying what
+was sent, and its ``RenderStage`` drawing with the shipped ``prior`` weights: what ``facecodec
+encode`` followed by ``facecodec decode`` gives for the same clip and target.
 
-Operating points: explicit ones (keypoints, expression dims, quantisation, parameter rate), and,
-where the rate-distortion table exists (bitrate/rd_table.json), one per target bit rate chosen
-frame by frame by ``bitrate.Controller`` as in a call. Frames are bundled to the controller's
-default latency. Reconstruction runs the clip through the sender as a call would (keyframe at
-the first face frame, again when the crop moves or the interval asks). Reenactment makes the
-keyframe from the source frame alone and codes the driver's pose and expression against it,
-with explicit keypoints recomputed from the source identity; its keyframe is never refreshed.
+Both sessions run on the clip's own timeline (frame n at n / fps) over a link that keeps the
+messages in memory; as in a file, nothing is lost, so messages predict from the last frame
+sent. Operating points: explicit ones (keypoints, expression dims, quantisation, parameter
+rate), and, where the rate-distortion table exists (bitrate/rd_table.json), one per target bit
+rate chosen frame by frame by ``bitrate.Controller`` as in a call; frames are bundled to the
+call's default latency (200 ms). Reconstruction runs the clip through the sender as a call would
+(keyframe at the first face frame, again when the crop moves or the interval asks). Reenactment
+makes the keyframe from the source frame alone and codes the driver's pose and expression
+against it, with explicit keypoints recomputed from the source identity; its keyframe is never
+refreshed. Frames the receiver does not show (before its first frame after the keyframe) stay
+gray.
 """
 
 from __future__ import annotations
@@ -16,27 +21,27 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
 
-from facecodec.bitrate.bundler import BundlingConfig
-from facecodec.bitrate.controller import Controller, ControllerConfig
 from facecodec.bitrate.table import DEFAULT_TABLE_PATH, RateTable, load_table
-from facecodec.codec import FrameDecoder, decode_keyframe
-from facecodec.receiver.concealment import Concealer
+from facecodec.call.capture_loop import CapturedFrame
+from facecodec.call.clock import StreamClock
+from facecodec.call.receive_session import ReceiveSession
+from facecodec.call.recording_link import RecordingLink
+from facecodec.call.render import RenderConfig, RenderedFrame, RenderStage
+from facecodec.call.send_session import References, SendConfig, SendSession
 from facecodec.receiver.receiver import Receiver
 from facecodec.receiver.weights import PRIOR_WEIGHTS, load_weights
 from facecodec.sender.crop import CropBox
-from facecodec.sender.encoder import EncoderConfig, SenderEncoder
-from facecodec.sender.encoder import Message as SenderMessage
-from facecodec.sender.prior import MediaPipePrior, PriorConfig, PriorFrame
-from facecodec.types import FrameParams, Keyframe, OperatingPoint
+from facecodec.sender.prior import FacePrior, MediaPipePrior, PriorConfig, PriorFrame
+from facecodec.types import OperatingPoint
 
-from .methods import Message, MessageKind, MethodInput, MethodResult, Mode, Point, target_label
+from .methods import MethodInput, MethodResult, Mode, Point, counted_messages, target_label
 
 FACECODEC_GRID = (
     OperatingPoint(keypoints=0, expression_dims=8),
@@ -47,7 +52,6 @@ FACECODEC_GRID = (
 )
 """Explicit points of a run: expression size and keypoint count, as the paper's Figure 7."""
 _LABEL = re.compile(r"k(\d+)-e(\d+)-q(\d+)-f(\d+)")
-RENDER_BATCH = 8
 NO_KEYFRAME_GRAY = 128
 """What the receiver shows before any keyframe arrived (no face at the sender yet)."""
 
@@ -62,15 +66,6 @@ def parse_point_label(text: str) -> OperatingPoint:
     if match is None:
         raise ValueError(f"bad operating point {text!r}: write k<keypoints>-e<dims>-q<level>-f<n>")
     return OperatingPoint(*map(int, match.groups()))
-
-
-@dataclass
-class _Segment:
-    """Frames drawn from one keyframe."""
-
-    keyframe: Keyframe
-    op: OperatingPoint
-    params: list[FrameParams] = field(default_factory=list)
 
 
 def shipped_table() -> RateTable | None:
@@ -104,44 +99,43 @@ class FacecodecMethod:
 
     def run(self, job: MethodInput) -> MethodResult:
         start = time.perf_counter()
-        if job.mode == Mode.RECONSTRUCTION:
-            sent, boxes = self._send_clip(job)
-        else:
-            sent, boxes = self._send_reenactment(job), {}
+        sent, boxes = self.send(job)
         sender_ms = 1000 * (time.perf_counter() - start)
         start = time.perf_counter()
-        frames = self._receive(sent, len(job.driving), job.source.shape[0], boxes)
+        frames = self.receive(sent, len(job.driving), job.source.shape[0], boxes, job.fps)
         receiver_ms = 1000 * (time.perf_counter() - start)
-        messages = [
-            Message(MessageKind.KEYFRAME if m.keyframe else MessageKind.FRAMES, len(m.data))
-            for m in sent
-        ]
-        return MethodResult(frames, messages, sender_ms, receiver_ms, self._device_name())
+        return MethodResult(
+            frames, counted_messages(sent), sender_ms, receiver_ms, self._device_name()
+        )
 
     # -- sender ---------------------------------------------------------------------------
 
-    def _op(self, point: Point) -> OperatingPoint:
+    def send(self, job: MethodInput) -> tuple[list[bytes], dict[int, CropBox]]:
+        """Every message sent for ``job``, in order (a stream file's records), and where the
+        sender cut each frame's crop from the benchmark frame (by seq)."""
+        if job.mode == Mode.RECONSTRUCTION:
+            return self._send_clip(job)
+        return self._send_reenactment(job), {}
+
+    def _config(self, point: Point) -> SendConfig:
         for op in self.grid:
             if point_label(op) == point.label:
-                return op
-        assert self.table is not None
-        return self.table.cheapest.point
+                return SendConfig(None, point=op, references=References.PREVIOUS)
+        return SendConfig(point.target_bps, references=References.PREVIOUS)
 
-    def _controller(self, job: MethodInput) -> Controller | None:
-        if job.point.target_bps is None or self.table is None:
-            return None
-        return Controller(ControllerConfig(job.point.target_bps, capture_fps=job.fps), self.table)
+    def _session(
+        self, prior: FacePrior, job: MethodInput, sent: list[bytes]
+    ) -> tuple[SendSession, StreamClock]:
+        clock = StreamClock(job.fps)
+        config = self._config(job.point)
+        link = RecordingLink(sent.append)
+        return SendSession(link, prior, self.table, config, job.fps, clock=clock), clock
 
-    def _encoder(self, prior: MediaPipePrior, job: MethodInput) -> SenderEncoder:
-        bundle = max(1, round(BundlingConfig().max_latency_ms * job.fps / 1000))
-        return SenderEncoder(prior, EncoderConfig(op=self._op(job.point), bundle_frames=bundle))
-
-    def _send_clip(self, job: MethodInput) -> tuple[list[SenderMessage], dict[int, CropBox]]:
-        """Source then driving frames (seq 0, 1, ...) through prior, controller and encoder."""
+    def _send_clip(self, job: MethodInput) -> tuple[list[bytes], dict[int, CropBox]]:
+        """Source then driving frames (seq 0, 1, ...) through the prior and the session."""
         prior = MediaPipePrior()
-        encoder = self._encoder(prior, job)
-        controller = self._controller(job)
-        sent: list[SenderMessage] = []
+        sent: list[bytes] = []
+        session, clock = self._session(prior, job, sent)
         boxes: dict[int, CropBox] = {}
 
         def emit(frames: list[PriorFrame]) -> None:
@@ -149,25 +143,25 @@ class FacecodecMethod:
                 seq = frame.params.seq
                 boxes[seq] = frame.box
                 if job.keyframe_interval and seq and seq % job.keyframe_interval == 0:
-                    encoder.request_keyframe()
-                sent.extend(_controlled(encoder, controller, frame, 1000 * seq / job.fps))
+                    session.request_keyframe()
+                session.offer(CapturedFrame(frame, clock.at_frame(seq)))
 
         for seq, frame in enumerate([job.source, *job.driving]):
             emit(prior.process(frame, seq))
         emit(prior.flush())
-        sent.extend(encoder.flush())
+        session.finish()
         prior.close()
         return sent, boxes
 
-    def _send_reenactment(self, job: MethodInput) -> list[SenderMessage]:
+    def _send_reenactment(self, job: MethodInput) -> list[bytes]:
         source_prior = MediaPipePrior(PriorConfig(identity_frames=1))
         source = [*source_prior.process(job.source, 0), *source_prior.flush()][0]
         source_prior.close()
         if not source.params.face:
             return []
-        encoder = self._encoder(source_prior, job)
-        controller = self._controller(job)
-        sent = list(_controlled(encoder, controller, source, 0.0))
+        sent: list[bytes] = []
+        session, clock = self._session(source_prior, job, sent)
+        session.offer(CapturedFrame(source, clock.at_frame(0)))
         driver_prior = MediaPipePrior()
         driven = [driver_prior.process(f, seq) for seq, f in enumerate(job.driving, start=1)]
         for frame in [*(f for frames in driven for f in frames), *driver_prior.flush()]:
@@ -178,9 +172,8 @@ class FacecodecMethod:
                 )
                 frame = dataclasses.replace(frame, params=params, identity=source.identity)
             frame = dataclasses.replace(frame, new_crop=False)
-            now_ms = 1000 * frame.params.seq / job.fps
-            sent.extend(_controlled(encoder, controller, frame, now_ms))
-        sent.extend(encoder.flush())
+            session.offer(CapturedFrame(frame, clock.at_frame(frame.params.seq)))
+        session.finish()
         driver_prior.close()
         return sent
 
@@ -197,59 +190,40 @@ class FacecodecMethod:
             return f"{device} ({torch.cuda.get_device_name(device)})"
         return str(device)
 
-    def _receive(
-        self, sent: list[SenderMessage], count: int, size: int, boxes: dict[int, CropBox]
+    def receive(
+        self,
+        sent: list[bytes],
+        count: int,
+        size: int,
+        boxes: dict[int, CropBox],
+        fps: float,
     ) -> np.ndarray:
-        """(count, size, size, 3) frames shown for seqs 1..count (the driving frames)."""
+        """(count, size, size, 3) frames shown for seqs 1..count (the driving frames): the
+        messages replayed by the call's receiving session and drawn by its renderer, each put
+        back where the sender cut it (``boxes``, by seq; the whole frame where missing)."""
         receiver = self._receiver_for()
-        model = receiver.face_model
-        decoder = FrameDecoder()
-        segments: list[_Segment] = []
-        for message in sent:
-            if message.keyframe:
-                keyframe, op = decode_keyframe(message.data)
-                decoder.set_keyframe(keyframe, op)
-                identity = keyframe.identity
-                decoder.keypoint_predictor = lambda p, k, identity=identity: model.keypoints(
-                    identity, p, k
-                )
-                segments.append(_Segment(keyframe, op, [keyframe.params]))
-            else:
-                segments[-1].params.extend(decoder.decode(message.data))
         out = np.full((count, size, size, 3), NO_KEYFRAME_GRAY, np.uint8)
-        ends = [s.keyframe.params.seq for s in segments[1:]] + [count + 1]
-        for segment, end in zip(segments, ends, strict=True):
-            concealer = Concealer(segment.op)
-            for params in segment.params:
-                concealer.add(params)
-            first = max(segment.keyframe.params.seq, 1)
-            shown = [concealer.next().params for _ in range(segment.keyframe.params.seq, end)]
-            shown = shown[first - segment.keyframe.params.seq :]
-            receiver.set_keyframe(segment.keyframe)
-            for i in range(0, len(shown), RENDER_BATCH):
-                batch = shown[i : i + RENDER_BATCH]
-                for params, image in zip(batch, receiver.render(batch), strict=True):
-                    out[params.seq - 1] = _place(image, boxes.get(params.seq), size)
+
+        def place(frame: RenderedFrame) -> None:
+            if 1 <= frame.seq <= count:
+                out[frame.seq - 1] = _place(frame.image, boxes.get(frame.seq), size)
+
+        stage = RenderStage(RenderConfig(), receiver, [place])
+        session = ReceiveSession(None, stage, face_model=receiver.face_model)
+        try:
+            session.replay(_records(sent), fps)
+        finally:
+            stage.close()
         return out
 
 
-def _controlled(
-    encoder: SenderEncoder, controller: Controller | None, frame: PriorFrame, now_ms: float
-) -> list[SenderMessage]:
-    """Encode one frame, with the controller's operating point and keyframe decisions."""
-    if controller is not None:
-        decision = controller.on_frame(now_ms)
-        encoder.op = decision.point
-        if decision.keyframe:
-            encoder.request_keyframe()
-    messages = encoder.encode(frame)
-    if controller is not None:
-        for m in messages:
-            if m.keyframe:
-                controller.on_keyframe_sent(len(m.data), now_ms)
-            else:
-                controller.on_message(len(m.data), len(m.seqs), now_ms)
-    return messages
+def _records(messages: list[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, message) as a stream file of ``messages`` would hold them (after its
+    header), for errors that say where."""
+    offset = 0
+    for message in messages:
+        yield offset, message
+        offset += 4 + len(message)
 
 
 def _place(image: np.ndarray, box: CropBox | None, size: int) -> np.ndarray:

@@ -15,6 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
+from facecodec.codec import MessageType, parse_message
+
 
 class Mode(StrEnum):
     RECONSTRUCTION = "reconstruction"
@@ -94,6 +96,19 @@ class Method(Protocol):
     def run(self, job: MethodInput) -> MethodResult:
         """Code ``job.driving`` at ``job.point`` and draw it at the receiver."""
         ...
+
+
+def counted_messages(sent: list[bytes]) -> list[Message]:
+    """A codec bitstream's keyframes and frames messages as the run counts them (control
+    messages are not payload)."""
+    messages = []
+    for data in sent:
+        kind = parse_message(data)
+        if kind == MessageType.KEYFRAME:
+            messages.append(Message(MessageKind.KEYFRAME, len(data)))
+        elif kind != MessageType.CONTROL:
+            messages.append(Message(MessageKind.FRAMES, len(data)))
+    return messages
 
 
 def target_label(bps: int) -> str:

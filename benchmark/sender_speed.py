@@ -31,8 +31,12 @@ import av
 import cv2
 import numpy as np
 
+from facecodec.call.capture_loop import CapturedFrame
+from facecodec.call.clock import StreamClock
+from facecodec.call.recording_link import RecordingLink
+from facecodec.call.send_session import References, SendConfig, SendSession
+from facecodec.codec import MessageType, parse_message
 from facecodec.sender.crop import CropBox
-from facecodec.sender.encoder import EncoderConfig, SenderEncoder
 from facecodec.sender.prior import MediaPipePrior, PriorConfig, PriorFrame
 from facecodec.training.splits import split_clips
 from facecodec.types import FrameParams, OperatingPoint
@@ -155,23 +159,31 @@ def canvas_video(paths: list[Path], frames: int) -> list[bytes]:
 
 
 def run_stream(data: bytes, frames: int, clock: StageClock) -> int:
-    """One video through decode, prior and encoder; the number of frames with a face."""
+    """One video through decode, prior and the sending session; the number of frames with a
+    face."""
     prior = TimedPrior(clock)
-    encoder = SenderEncoder(prior, EncoderConfig(op=OPERATING_POINT))
+    stream = StreamClock(25.0)
+    sent: list[bytes] = []
+    config = SendConfig(
+        None, stream.frame_ms, point=OPERATING_POINT, references=References.PREVIOUS
+    )
+    session = SendSession(RecordingLink(sent.append), prior, None, config, 25.0, clock=stream)
     faces = 0
 
     def pack(ready: list[PriorFrame]) -> None:
         nonlocal faces
         for frame in ready:
             faces += frame.params.face
+            before = len(sent)
             with clock.stage("packing", frame.params.seq):
-                messages = encoder.encode(frame)
-            if any(m.keyframe for m in messages):
+                session.offer(CapturedFrame(frame, stream.at_frame(frame.params.seq)))
+            if any(parse_message(m) == MessageType.KEYFRAME for m in sent[before:]):
                 clock.move_to_once("packing", frame.params.seq, "keyframe")
 
     for _, image in zip(range(frames), decoded(data, clock), strict=False):
         pack(prior.process(image, clock.seq))
     pack(prior.flush())
+    session.finish()
     prior.close()
     return faces
 

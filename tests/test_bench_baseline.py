@@ -5,21 +5,20 @@ in reenactment draws what the model draws from uncoded keypoints."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from sender_inputs import DATA_DIR
 
 from facecodec.benchmark.baseline_method import BaselineMethod
 from facecodec.benchmark.clips import read_video
 from facecodec.benchmark.methods import MessageKind, MethodInput, Mode, Point
 from facecodec.benchmark.metrics.pixels import psnr
-from facecodec.codec import FrameDecoder, decode_keyframe
+from facecodec.codec import FrameDecoder, MessageType, decode_keyframe, parse_message
 from facecodec.codec.frames import DEFAULT_HYSTERESIS
 from facecodec.codec.image import DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY, encode_image
 from facecodec.codec.quantize import quant_tables
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
+DATA = DATA_DIR / "train"
 KEYFRAME_FIELDS_BYTES = 64
 """Keyframe message bytes beside the image: header, versions, pose, image header, CRC."""
 
@@ -48,15 +47,16 @@ def test_shipped_weights_make_it_available(method):
 def test_counted_bytes_decode_to_the_detector_keypoints(method, clip):
     sent, op = method.send(job(clip, 8000))
     assert (op.keypoints, op.expression_dims) == (16, 0)
-    assert [m.keyframe for m in sent].count(True) == 1 and sent[0].keyframe
-    keyframe, keyframe_op = decode_keyframe(sent[0].data)
+    kinds = [parse_message(m) for m in sent]
+    assert kinds.count(MessageType.KEYFRAME) == 1 and kinds[0] == MessageType.KEYFRAME
+    keyframe, keyframe_op = decode_keyframe(sent[0])
     assert keyframe_op == op and keyframe.identity.size == 0  # the baseline has no identity
     webp = encode_image(clip[0][0], DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY)
-    assert len(webp) < len(sent[0].data) <= len(webp) + KEYFRAME_FIELDS_BYTES
+    assert len(webp) < len(sent[0]) <= len(webp) + KEYFRAME_FIELDS_BYTES
 
     decoder = FrameDecoder()  # no face model: keypoints must be coded directly
     decoder.set_keyframe(keyframe, op)
-    decoded = [p for m in sent[1:] for p in decoder.decode(m.data)]
+    decoded = [p for m in sent[1:] for p in decoder.decode(m)]
     codec = method.codec()
     codec.set_keyframe(keyframe.image)
     measured = codec.encode(clip[0][1:], first_seq=1)
@@ -73,7 +73,7 @@ def test_targets_buy_rates(method, clip):
     payload, ops = {}, {}
     for target in (1000, 8000):
         sent, ops[target] = method.send(job(clip, target))
-        payload[target] = sum(len(m.data) for m in sent if not m.keyframe)
+        payload[target] = sum(len(m) for m in sent if parse_message(m) != MessageType.KEYFRAME)
     # A second of video: the finest points cost more than 1 kbps, the coarsest far less.
     assert 0 < payload[1000] <= 1000 * seconds / 8
     assert payload[1000] < payload[8000] <= 8000 * seconds / 8
@@ -101,7 +101,7 @@ def test_reenactment_draws_what_the_model_draws_from_uncoded_keypoints(method, c
     reenact = MethodInput(source, images[1:5], fps, Point("8kbps", 8000), 2, Mode.REENACTMENT)
     result = method.run(reenact)
     assert [m.kind for m in result.messages].count(MessageKind.KEYFRAME) == 1  # no refresh
-    keyframe, _ = decode_keyframe(method.send(reenact)[0][0].data)
+    keyframe, _ = decode_keyframe(method.send(reenact)[0][0])
     codec = method.codec()
     codec.set_keyframe(keyframe.image)
     uncoded = codec.render(codec.encode(images[1:5], first_seq=1))

@@ -3,10 +3,9 @@ weights, on a few real frames on the CPU (its receiver takes about 2 s per frame
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from sender_inputs import DATA_DIR
 
 from facecodec.benchmark.clips import read_video
 from facecodec.benchmark.facecodec_method import FacecodecMethod
@@ -17,7 +16,7 @@ from facecodec.benchmark.metrics.pixels import psnr
 from facecodec.bitrate.table import RatePoint, RateTable
 from facecodec.types import OperatingPoint
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
+DATA = DATA_DIR / "train"
 POINT = Point("k8-e16-q2-f1", None)
 pytestmark = pytest.mark.slow  # about a minute
 
