@@ -20,7 +20,7 @@ from facecodec.receiver.output import VideoOutput, side_by_side
 from facecodec.receiver.receiver import Receiver
 from facecodec.sender.capture import open_source
 from facecodec.sender.prior import FacePrior, MediaPipePrior
-from facecodec.transport import CallConfig, Impairment
+from facecodec.transport import Call, CallConfig, Impairment
 from facecodec.transport.call import open_loopback_pair
 
 from .capture_loop import CaptureConfig, CaptureLoop
@@ -31,10 +31,10 @@ from .recorder import CallRecorder, Latency
 from .render import RenderConfig, RenderedFrame, RenderOutput, RenderStage, RenderStats
 from .send_session import SendConfig, SendSession, SendStats
 
-LINGER_MS = 50.0
-"""After the last frame is sent: time for it to arrive before the sender hangs up (plus the
-time an ``Impairment`` may hold a message back). Short, because the receiver keeps showing
-the last frame meanwhile, which it counts as concealed."""
+DELIVERY_TIMEOUT_MS = 5000.0
+"""After the last frame is sent, the sender hangs up once the receiver has every message the
+path did not drop, or after this long (a real path may lose messages that nothing counts)."""
+POLL_MS = 5.0
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class LoopbackCall:
             )
             receiving = asyncio.ensure_future(self.receive.run())
             sent = await self.send.run(self.recorder.tap(capture.frames()))
-            await asyncio.sleep(self._linger_ms() / 1000)
+            await self._delivered(sent, dialer)
             forward, reverse = dialer.stats.wire_bytes_sent, listener.stats.wire_bytes_sent
             rtt_ms = dialer.rtt_ms
             await dialer.close()
@@ -145,9 +145,19 @@ class LoopbackCall:
             capture_fps=capture.fps,
         )
 
-    def _linger_ms(self) -> float:
-        impairment = self.config.impairment
-        return LINGER_MS + (impairment.max_hold_ms if impairment is not None else 0.0)
+    async def _delivered(self, sent: SendStats, dialer: Call) -> None:
+        """Wait until the receiver has the keyframes and the frames messages that were sent
+        and not dropped on purpose: waiting a fixed time instead loses the last ones on a
+        loaded machine, and the receiver shows the last frame (concealed) meanwhile."""
+        assert self.receive is not None
+        impaired = dialer.stats.impairment
+        expected = sent.messages - (impaired.dropped if impaired is not None else 0)
+        deadline = now_ms() + DELIVERY_TIMEOUT_MS
+        while now_ms() < deadline:
+            got = self.receive.stats
+            if got.messages >= expected and len(got.keyframes) >= len(sent.keyframes):
+                return
+            await asyncio.sleep(POLL_MS / 1000)
 
     def _outputs(self) -> list[RenderOutput]:
         outputs: list[RenderOutput] = [self.recorder.on_rendered]
