@@ -5,7 +5,9 @@ receiver's playout put out."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextlib
+import math
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from sender_inputs import validation_clip_paths
 
 from facecodec.bitrate import DEFAULT_TABLE_PATH, RateTable, load_table
 from facecodec.bitrate.simulation import example_table
-from facecodec.call.capture_loop import CaptureConfig, CaptureLoop
+from facecodec.call.capture_loop import CaptureConfig, CapturedFrame, CaptureLoop
 from facecodec.call.send_session import SendConfig, SendSession, SendStats
 from facecodec.receiver.concealment import OutputFrame
 from facecodec.sender.capture import open_source
@@ -26,6 +28,11 @@ IDENTITY_FRAMES = 8
 """Face frames the test senders learn the identity from: a third of a second, so that short
 calls are mostly live frames (the default second would be skipped as stale)."""
 TARGET_BPS = 2000
+SEND = SendConfig(TARGET_BPS, max_frame_age_ms=math.inf)
+"""The test senders send every frame the operating point names, however late the prior
+releases it: on a loaded machine the prior falls behind real time, and which frames go out must
+not depend on the machine's speed."""
+POLL_S = 0.01
 
 
 def run(scenario: Coroutine[Any, Any, Any], timeout_s: float = 60.0) -> Any:
@@ -47,19 +54,44 @@ def prior() -> MediaPipePrior:
     return MediaPipePrior(PriorConfig(identity_frames=IDENTITY_FRAMES))
 
 
-async def send_clip(call: Call, frames: int, session: list | None = None) -> SendStats:
-    """Send the first ``frames`` frames of ``clip()`` at 25 fps over ``call``; the session is
-    appended to ``session`` for inspection while it runs."""
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for ``condition``: tests wait for events, never for a time that a loaded machine
+    may overrun (the scenario's timeout ends a wait for something that never happens)."""
+    while not condition():
+        await asyncio.sleep(POLL_S)
+
+
+async def send_clip(
+    call: Call,
+    frames: int,
+    session: list | None = None,
+    done: Callable[[], bool] | None = None,
+) -> SendStats:
+    """Send the first ``frames`` frames of ``clip()`` at 25 fps over ``call``; with ``done``,
+    go on (the clip looping) until ``done()`` holds as well. The session is appended to
+    ``session`` for inspection while it runs."""
     face_prior = prior()
-    capture = CaptureLoop(lambda: open_source(clip()), face_prior, CaptureConfig(max_frames=frames))
+    config = CaptureConfig(max_frames=None if done else frames, loop=done is not None)
+    capture = CaptureLoop(lambda: open_source(clip()), face_prior, config)
     try:
         await capture.open()
-        sender = SendSession(call, face_prior, rate_table(), SendConfig(TARGET_BPS), capture.fps)
+        sender = SendSession(call, face_prior, rate_table(), SEND, capture.fps)
         if session is not None:
             session.append(sender)
-        return await sender.run(capture.frames())
+        async with contextlib.aclosing(capture.frames()) as captured:
+            return await sender.run(captured if done is None else _until(captured, frames, done))
     finally:
         face_prior.close()
+
+
+async def _until(
+    frames: AsyncIterator[CapturedFrame], count: int, done: Callable[[], bool]
+) -> AsyncIterator[CapturedFrame]:
+    """``frames`` up to frame ``count - 1`` and on until ``done()`` holds."""
+    async for captured in frames:
+        yield captured
+        if captured.frame.params.seq + 1 >= count and done():
+            return
 
 
 @dataclass

@@ -10,14 +10,24 @@ import av
 import numpy as np
 import pytest
 import torch
-from call_inputs import TARGET_BPS, Played, clip, prior, rate_table, run, send_clip
+from call_inputs import (
+    SEND,
+    TARGET_BPS,
+    Played,
+    clip,
+    prior,
+    rate_table,
+    run,
+    send_clip,
+    until,
+)
 
-from facecodec.call.loopback import LINGER_MS, LoopbackCall, LoopbackConfig
+from facecodec.call.loopback import LoopbackCall, LoopbackConfig
 from facecodec.call.receive_service import ReceiveService
-from facecodec.call.receive_session import ReceiveSession
+from facecodec.call.receive_session import ReceiveSession, ReceiveStats
 from facecodec.call.render import RenderConfig
 from facecodec.call.report import summarize, write_report
-from facecodec.call.send_session import SendConfig
+from facecodec.call.send_session import SendStats
 from facecodec.receiver.concealment import FrameStatus
 from facecodec.receiver.receiver import Receiver
 from facecodec.transport import (
@@ -42,7 +52,7 @@ def one_thread() -> None:
 def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path) -> None:
     config = LoopbackConfig(
         input=clip(),
-        send=SendConfig(TARGET_BPS),
+        send=SEND,
         render=RenderConfig(every=RENDER_EVERY),
         max_frames=75,
         video=tmp_path / "call.mp4",
@@ -53,18 +63,21 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     summary = summarize(result, config)
     write_report(summary, config, tmp_path)
 
-    assert result.send.keyframes and result.receive.keyframes == result.send.keyframes
-    # The controller may send every 2nd to 5th frame (the rate table's frame intervals); the
-    # receiver fills the rest, so output covers the whole call.
-    assert result.send.frames_sent >= 75 // 5
-    assert sum(result.receive.output.values()) >= 75 - 25  # the prior holds its first second
-    assert result.receive.frames_decoded == result.send.frames_sent  # nothing lost on loopback
-    assert result.render.rendered == 2
-    # A slow start can put the second render on a frame held past the input's end (seq 90),
-    # which has no capture time to measure from.
-    assert 1 <= result.to_render.samples <= 2 and result.to_playout.samples > 15
+    sent, received, render = result.send, result.receive, result.render
+    assert sent.keyframes and received.keyframes == sent.keyframes
+    assert sent.frames_sent > 0 and received.frames_decoded == sent.frames_sent  # all arrived
+    # Every decoded frame came out, and the output covered every frame from the first decoded
+    # on (the operating point's skipped ones too).
+    assert every_decoded_frame_came_out(received)
+    assert sum(received.output.values()) >= received.frames_decoded
+    # Frames 30 and 60 lie between the first frame sent (<= 8: the prior holds its first
+    # frames back) and the last (>= 70: the rate table sends every frame to every 5th); the
+    # playout may hold the last face up to frame 90 while the last messages arrive.
+    assert render.rendered == render.scheduled >= 2
+    assert 2 <= result.to_render.samples <= render.rendered  # seq 90 was never captured
+    assert result.to_playout.samples >= received.frames_decoded - received.late
     # How long playout lags capture depends on the machine's load (benchmark/call_rates.py
-    # measures it), so it is not bounded here.
+    # measures it), so it is not bounded here; it cannot be negative.
     assert result.to_playout.median_ms > 0
     rates = json.loads((tmp_path / "report.json").read_text())["bitrate"]
     assert 0 < rates["payload_kbps"] < rates["frames_wire_kbps"]
@@ -73,7 +86,7 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
 
     with av.open(str(config.video)) as video:
         frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
-    assert len(frames) == 2 and frames[0].shape == (256, 512, 3)
+    assert len(frames) == render.rendered and frames[0].shape == (256, 512, 3)
     left, right = frames[0][:, :256].astype(float), frames[0][:, 256:].astype(float)
     assert right.std() > 20  # a drawn face, not a blank
     # Input and redrawn frame look alike: a blank frame differs from these clips by about 110,
@@ -82,19 +95,35 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     assert np.abs(left - right).mean() < 50
 
 
+def every_decoded_frame_came_out(received: ReceiveStats) -> bool:
+    """Each decoded frame was drawn from its own parameters or came after its time (a loaded
+    machine); a keyframe mid-call adds its own frame to the output (the clip has a face in
+    every frame)."""
+    drawn = received.output[FrameStatus.RECEIVED.value] + received.late
+    return received.frames_decoded <= drawn < received.frames_decoded + len(received.keyframes)
+
+
 @pytest.mark.parametrize("loss", [0.1, 0.3])
 def test_loss_and_reordering_are_concealed_and_frames_keep_coming(loss: float) -> None:
+    # Seed 7 drops the 2nd and 3rd messages at both rates: concealment starts early.
     impairment = Impairment(loss=loss, reorder=0.1, seed=7)
 
     async def scenario() -> None:
         played, senders = Played(), []
         listener, dialer = await open_loopback_pair(CallConfig(), CallConfig(impairment=impairment))
         async with listener, dialer:
-            receiving = asyncio.ensure_future(ReceiveSession(listener, played).run())
-            sent = await send_clip(dialer, frames=125, session=senders)
-            # The last message arrives (maybe held back by the impairment).
-            await asyncio.sleep((LINGER_MS + impairment.max_hold_ms) / 1000)
+            session = ReceiveSession(listener, played)
+            receiving = asyncio.ensure_future(session.run())
+
+            # The clip goes on until the receiver's report of concealed frames reached the
+            # sender, however long the machine takes for that.
+            def reported() -> bool:
+                return senders[0].stats.concealed_at_receiver > 0
+
+            sent = await send_clip(dialer, frames=125, session=senders, done=reported)
             dropped = dialer.stats.impairment.dropped
+            # Every message the impairment did not drop arrives (maybe held back by it).
+            await until(lambda: session.stats.messages == sent.messages - dropped)
         received = await receiving
 
         assert dropped > 0 and received.messages == sent.messages - dropped
@@ -102,16 +131,14 @@ def test_loss_and_reordering_are_concealed_and_frames_keep_coming(loss: float) -
         # are frames the receiver acknowledged), and no keyframe was needed.
         assert received.unreferenced == received.malformed == 0
         assert not received.keyframe_requests
-        assert received.lost > 0 and sent.concealed_at_receiver > 0  # reported back
         # Every frame from the first on came out once, in order: the call never froze...
         assert played.seqs == list(range(played.seqs[0], played.seqs[-1] + 1))
-        # (to near the end: at 30% loss the controller sends every 3rd to 5th frame, and the
-        # last messages may be the lost ones)
-        assert played.seqs[-1] >= 125 - 25
-        # ...and its own parameters kept arriving all along (a few messages lost in a row at
-        # most: 2 seconds of frames).
-        received_at = [f.params.seq for f, _ in played.frames if f.status == FrameStatus.RECEIVED]
-        assert max(np.diff(received_at)) <= 50
+        # ...every decoded frame came out...
+        assert every_decoded_frame_came_out(received)
+        # ...and the lost ones were concealed, counted and reported back to the sender.
+        lost = [f for f, _ in played.frames if f.lost]
+        assert lost and all(f.status != FrameStatus.RECEIVED for f in lost)
+        assert received.lost == len(lost) >= sent.concealed_at_receiver > 0
 
     run(scenario())
 
@@ -123,47 +150,72 @@ def test_a_restarted_sender_replaces_the_call_and_the_receiver_goes_on() -> None
             service = ReceiveService(server, played)
             serving = asyncio.ensure_future(service.run(max_calls=2))
             first = await Call.dial(LOOPBACK_HOST, server.address[1], TOKEN)
-            await send_clip(first, frames=40)
+            sent = [await send_clip(first, frames=40)]
+            await until(lambda: delivered(service, sent[0]))
+            first_session = service.session
             # The first sender dies without hanging up; a new one calls.
             frames_before = len(played.frames)
             second = await Call.dial(LOOPBACK_HOST, server.address[1], TOKEN)
             async with second:
-                await send_clip(second, frames=40)
+                sent.append(await send_clip(second, frames=40))
+                await until(
+                    lambda: service.session is not first_session and delivered(service, sent[1])
+                )
             calls = await serving
             await first.close()
 
-        assert [len(c.keyframes) for c in calls] == [1, 1]
-        assert all(c.frames_decoded > 10 for c in calls)
+        assert [len(c.keyframes) for c in calls] == [len(s.keyframes) for s in sent] == [1, 1]
+        assert [c.frames_decoded for c in calls] == [s.frames_sent for s in sent]
+        assert all(s.frames_sent > 0 for s in sent)
         assert len(played.keyframes) == 2
-        assert len(played.frames) > frames_before + 10  # output went on with the new sender
+        assert len(played.frames) > frames_before  # output went on with the new sender
 
     run(scenario())
 
 
+def delivered(service: ReceiveService, sent: SendStats) -> bool:
+    """The current call's receiver has every keyframe and frames message ``sent`` says."""
+    session = service.session
+    if session is None:
+        return False
+    got = session.stats
+    return got.messages == sent.messages and len(got.keyframes) == len(sent.keyframes)
+
+
 def test_the_receiver_asks_for_a_keyframe_and_gets_one() -> None:
     async def scenario() -> None:
-        played, senders = Played(), []
+        played, senders, finished = Played(), [], asyncio.Event()
         listener, dialer = await open_loopback_pair()
         async with listener, dialer:
-            sending = asyncio.ensure_future(send_clip(dialer, frames=150, session=senders))
+            # The clip goes on until the scenario below has played out.
+            sending = asyncio.ensure_future(
+                send_clip(dialer, frames=50, session=senders, done=finished.is_set)
+            )
             await listener.control.receive()  # the first keyframe never reaches the session
             session = ReceiveSession(listener, played)
             receiving = asyncio.ensure_future(session.run())
-            while not session.stats.keyframes:  # it asks, and gets one
-                await asyncio.sleep(0.05)
-            while session.stats.frames_decoded < 10:
-                await asyncio.sleep(0.05)
-            session.request_keyframe()  # and asks again when it wants to
+            # It asks, gets one and decodes with it...
+            await until(lambda: session.stats.keyframes and session.stats.frames_decoded > 0)
+            # ...and asks again when it wants to, and gets one again.
+            before = session.stats
+            session.request_keyframe()
+            await until(lambda: len(session.stats.keyframes) > len(before.keyframes))
+            await until(lambda: session.stats.frames_decoded > before.frames_decoded)
+            # Every request reached the sender before it stops.
+            requests = len(session.stats.keyframe_requests)
+            await until(lambda: senders[0].stats.keyframe_requests == requests)
+            finished.set()
             sent = await sending
+            await until(lambda: session.stats.messages == sent.messages)
+            await until(lambda: len(session.stats.keyframes) == len(sent.keyframes) - 1)
         received = await receiving
 
         assert received.keyframe_requests[0] == "start"
         assert "decode_error" in received.keyframe_requests
-        assert len(received.keyframes) >= 2  # (the clip's crop may move too: one more)
-        assert len(sent.keyframes) == len(received.keyframes) + 1
         assert sent.keyframe_requests == len(received.keyframe_requests)
-        assert received.unreferenced > 0  # frames of the unseen keyframe were dropped
-        assert received.frames_decoded >= 150 // 5
+        # Frames predicted from the keyframe the session never saw were dropped as unreferenced.
+        assert received.unreferenced > 0 and received.malformed == 0
+        assert received.frames_decoded > 0
 
     run(scenario())
 
