@@ -22,12 +22,20 @@ def estimated(call: Call) -> int:
     return call.stats.wire_bytes_sent
 
 
+async def acknowledged(sender: Call) -> None:
+    """Until the receiver's acknowledgements of everything ``sender`` sent came back (the
+    receiver sent them): a loaded machine may take longer than any fixed wait."""
+    sctp = sender.peer_connection.sctp  # aiortc keeps its queues private too
+    while sctp._sent_queue or sctp._outbound_queue:
+        await asyncio.sleep(0.005)
+
+
 async def one_message(sender: Call, receiver: Call, channel: str, size: int) -> list[int]:
     """Measured and estimated wire bytes of one message, forward and acknowledged."""
     before = [f(call) for call in (sender, receiver) for f in (measured, estimated)]
     getattr(sender, channel).send(bytes(size))
     await getattr(receiver, channel).receive()
-    await asyncio.sleep(0.01)  # the acknowledgement
+    await acknowledged(sender)
     after = [f(call) for call in (sender, receiver) for f in (measured, estimated)]
     return [b - a for a, b in zip(before, after, strict=True)]
 
