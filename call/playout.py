@@ -20,14 +20,12 @@ from __future__ import annotations
 
 from collections import deque
 
+from .schedule import DECAY_MS_PER_S as DECAY_MS_PER_S
+from .schedule import MARGIN_MS as MARGIN_MS
+from .schedule import AnchoredSchedule
+
 NOMINAL_FPS = 25.0
 """Capture rate assumed before it is measured (that of the training clips and the demo)."""
-MARGIN_MS = 60.0
-"""Slack after the latest arrival's schedule, for scheduling jitter at both ends (timers,
-the prior and the event loop of a busy machine: tens of milliseconds)."""
-DECAY_MS_PER_S = 50.0
-"""How fast the delay added by a late arrival shrinks again (playout 5% faster meanwhile).
-Slow enough that between two bundles (200 ms) the schedule moves by less than the margin."""
 RATE_WINDOW_MS = 10_000.0
 MIN_RATE_SPAN_MS = 2_000.0
 FPS_RANGE = (5.0, 60.0)
@@ -39,9 +37,8 @@ class PlayoutClock:
 
     def __init__(self, nominal_fps: float = NOMINAL_FPS) -> None:
         self._nominal_ms = 1000.0 / nominal_fps
-        self._anchor: tuple[float, int] | None = None
-        """(time, seq) of the arrival the schedule hangs on, decayed to ``_updated_ms``."""
-        self._updated_ms = 0.0
+        self._schedule = AnchoredSchedule(lambda: self.frame_ms)
+        """Positions are sequence numbers."""
         self._arrivals: deque[tuple[float, int]] = deque()
         """(time, highest seq so far) per arrival over the last RATE_WINDOW_MS."""
 
@@ -64,26 +61,9 @@ class PlayoutClock:
         self._arrivals.append((now_ms, highest))
         while self._arrivals[0][0] < now_ms - RATE_WINDOW_MS:
             self._arrivals.popleft()
-        self._decay(now_ms)
-        if self._anchor is None or now_ms > self._scheduled(seq):
-            self._anchor = (now_ms, seq)
+        self._schedule.on_arrival(seq, now_ms)
 
     def due_ms(self, seq: int, now_ms: float, lookahead: int = 0) -> float | None:
         """When output frame ``seq`` is due, if drawing it needs the frame ``lookahead``
         places later; None before the first arrival."""
-        if self._anchor is None:
-            return None
-        self._decay(now_ms)
-        return self._scheduled(seq + lookahead) + MARGIN_MS
-
-    def _scheduled(self, seq: int) -> float:
-        assert self._anchor is not None
-        anchor_ms, anchor_seq = self._anchor
-        return anchor_ms + (seq - anchor_seq) * self.frame_ms
-
-    def _decay(self, now_ms: float) -> None:
-        if self._anchor is not None and now_ms > self._updated_ms:
-            anchor_ms, anchor_seq = self._anchor
-            shift = DECAY_MS_PER_S * (now_ms - self._updated_ms) / 1000.0
-            self._anchor = (anchor_ms - shift, anchor_seq)
-        self._updated_ms = max(self._updated_ms, now_ms)
+        return self._schedule.due_ms(seq + lookahead, now_ms)
