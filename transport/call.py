@@ -19,8 +19,15 @@ import secrets
 from dataclasses import dataclass
 from enum import Enum
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 
+from .audio import MediaClock, OpusSendTrack, ReceivedAudio
 from .channel import ChannelStats, ControlChannel, FramesChannel
 from .feedback import LinkFeedback
 from .impairment import Impairment, ImpairmentStats
@@ -78,19 +85,28 @@ class CallStats:
 class Call:
     """One end of a call; create it with ``listen``, ``accept`` or ``dial``."""
 
-    def __init__(self, config: CallConfig) -> None:
+    def __init__(self, config: CallConfig, audio: OpusSendTrack | None = None) -> None:
         self._config = config
         self._loop = asyncio.get_running_loop()
         self._pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[RTCIceServer(url) for url in config.ice_servers])
         )
+        self.audio_out = audio
+        """The voice this end sends, on a WebRTC audio transceiver of the same connection."""
+        if audio is not None:
+            self._pc.addTrack(audio)
+        self.audio_in = ReceivedAudio()
+        """The other end's voice and its media clock, once they come."""
+        self._pc.on("track", self._on_track)
         control = self._pc.createDataChannel(CONTROL_LABEL, negotiated=True, id=CONTROL_CHANNEL_ID)
         frames = self._pc.createDataChannel(
             FRAMES_LABEL, negotiated=True, id=FRAMES_CHANNEL_ID, ordered=False, maxRetransmits=0
         )
         for channel in (control, frames):
             channel.on("open", self._on_channel_open)
-        self.control = ControlChannel(control, self._now_ms, on_report=self._on_report)
+        self.control = ControlChannel(
+            control, self._now_ms, on_report=self._on_report, on_media_clock=self._on_media_clock
+        )
         self.frames = FramesChannel(
             frames, self._now_ms, config.frames_queue_messages, config.impairment
         )
@@ -124,11 +140,19 @@ class Call:
             await session.close()
 
     @classmethod
-    async def dial(cls, host: str, port: int, token: str, config: CallConfig | None = None) -> Call:
-        """Call a listener; raises TokenRefusedError when the tokens differ."""
+    async def dial(
+        cls,
+        host: str,
+        port: int,
+        token: str,
+        config: CallConfig | None = None,
+        audio: OpusSendTrack | None = None,
+    ) -> Call:
+        """Call a listener (sending ``audio`` too, if given); raises TokenRefusedError when the
+        tokens differ."""
         session = await dial(host, port, token)
         try:
-            return await cls(config or CallConfig())._negotiate(session, offer=None)
+            return await cls(config or CallConfig(), audio)._negotiate(session, offer=None)
         finally:
             await session.close()
 
@@ -209,6 +233,14 @@ class Call:
         if self._pc.connectionState in ("failed", "closed") and self._closer is None:
             self._closer = self._loop.create_task(self.close())
 
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio" and self.audio_in.track is None:
+            self.audio_in.track = track
+            self.audio_in.arrived.set()
+
+    def _on_media_clock(self, clock: MediaClock) -> None:
+        self.audio_in.clock = clock
+
     def _on_report(self, report: ReceiverReport) -> None:
         self.feedback.put(self.frames.feedback.on_report(report, self._now_ms()))
 
@@ -221,9 +253,12 @@ class Call:
 
 
 async def open_loopback_pair(
-    listener_config: CallConfig | None = None, dialer_config: CallConfig | None = None
+    listener_config: CallConfig | None = None,
+    dialer_config: CallConfig | None = None,
+    audio: OpusSendTrack | None = None,
 ) -> tuple[Call, Call]:
-    """Both ends of a call in this process, over loopback with a one-off token (demos, tests).
+    """Both ends of a call in this process, over loopback with a one-off token (demos, tests);
+    the dialer sends ``audio`` if given.
 
     Returns (listener, dialer); the caller closes both.
     """
@@ -231,7 +266,7 @@ async def open_loopback_pair(
     async with await SignalingServer.start(LOOPBACK_HOST, 0, token) as server:
         accepting = asyncio.ensure_future(Call.accept(server, listener_config))
         try:
-            dialer = await Call.dial(LOOPBACK_HOST, server.address[1], token, dialer_config)
+            dialer = await Call.dial(LOOPBACK_HOST, server.address[1], token, dialer_config, audio)
         except BaseException:
             accepting.cancel()
             raise

@@ -17,6 +17,7 @@ from enum import IntEnum
 
 from aiortc import RTCDataChannel
 
+from .audio import MediaClock
 from .feedback import FeedbackEstimator
 from .impairment import ImpairedSender, Impairment
 from .inbox import ChannelClosedError, Inbox
@@ -133,6 +134,8 @@ class ControlTag(IntEnum):
     """An application message follows."""
     REPORT = 1
     """A transport receiver report follows."""
+    MEDIA_CLOCK = 2
+    """A ``MediaClock`` follows: where the face's frames sit on the audio's timeline."""
 
 
 class ControlChannel(MessageChannel):
@@ -143,12 +146,17 @@ class ControlChannel(MessageChannel):
         channel: RTCDataChannel,
         clock: Clock,
         on_report: Callable[[ReceiverReport], None],
+        on_media_clock: Callable[[MediaClock], None],
     ) -> None:
         super().__init__(channel, clock, queue_limit=None)
         self._on_report = on_report
+        self._on_media_clock = on_media_clock
 
     def send_report(self, report: ReceiverReport) -> None:
         self._put_on_wire(bytes([ControlTag.REPORT]) + report.encode())
+
+    def send_media_clock(self, clock: MediaClock) -> None:
+        self._put_on_wire(bytes([ControlTag.MEDIA_CLOCK]) + clock.encode())
 
     def _send_framed(self, payload: bytes) -> None:
         self._put_on_wire(bytes([ControlTag.MESSAGE]) + payload)
@@ -160,6 +168,9 @@ class ControlChannel(MessageChannel):
             return data[1:]
         if data[0] == ControlTag.REPORT:
             self._on_report(ReceiverReport.decode(data[1:]))
+            return None
+        if data[0] == ControlTag.MEDIA_CLOCK:
+            self._on_media_clock(MediaClock.decode(data[1:]))
             return None
         raise MalformedMessageError(f"unknown control tag {data[0]}")
 
