@@ -5,7 +5,9 @@ Frames are written at their own times (millisecond timestamps), not at a fixed r
 that renders every n-th frame, or only the newest when it falls behind, still writes a video
 that plays at the speed of the call. A ``.mkv`` file is lossless (FFV1: the frames exactly as
 rendered, for tests and scoring), anything else H.264 for watching. OpenCV, where PyAV is not
-installed (a GPU server with torch only), writes at a fixed rate instead.
+installed (a GPU server with torch only), writes at a fixed rate instead. With ``audio_rate`` the
+file also gets the call's voice (AAC), written at the times the playout gave it, on the same
+time origin as the frames.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -31,15 +34,25 @@ LOSSLESS_PIXEL_FORMAT = "bgr0"
 OPENCV_FOURCC = {".mkv": "FFV1", ".avi": "MJPG"}
 """OpenCV's codec per suffix; anything else MPEG-4 part 2 (what its wheels can write)."""
 TIME_BASE = Fraction(1, 1000)
+AUDIO_CODEC = "aac"
+AUDIO_BITRATE = 64_000
+"""Far above the call's Opus: the file adds no loss of its own that anyone would hear."""
 WINDOW_TITLE = "facecodec"
 
 logger = logging.getLogger(__name__)
 
 
 class VideoOutput:
-    """RGB frames -> an H.264 MP4 file; the size is that of the first frame."""
+    """RGB frames -> an H.264 MP4 file; the size is that of the first frame. With
+    ``audio_rate``, mono int16 audio at that rate too (``write_audio``, from any thread).
 
-    def __init__(self, path: Path, fps: float) -> None:
+    Video and audio share one time origin: the first time either is written at. Audio that
+    starts later than the first frame starts later in the file, and video before the first
+    audio has none. Audio waits in memory until the first frame has opened the video stream
+    (a file's streams are all declared before anything is written).
+    """
+
+    def __init__(self, path: Path, fps: float, audio_rate: int | None = None) -> None:
         import av  # heavy import, kept local
 
         self.path = Path(path)
@@ -47,29 +60,92 @@ class VideoOutput:
         self._container = av.open(str(self.path), mode="w")
         self._fps = fps
         self._stream = None
-        self._origin_ms = 0.0
+        self._audio = self._open_audio(audio_rate) if audio_rate else None
+        self._audio_pts: int | None = None
+        self._audio_waiting: list[np.ndarray] = []
+        self._origin_ms: float | None = None
         self._last_pts = -1
+        self._lock = threading.Lock()
+        """The renderer writes frames from its thread, the playout audio from the loop."""
         self.frames = 0
+        self.audio_samples = 0
 
     def write(self, image: np.ndarray, t_ms: float) -> None:
         """One (H, W, 3) uint8 RGB frame shown from ``t_ms`` (any origin; times increase)."""
         import av
 
-        if self._stream is None:
-            self._stream = self._open_stream(image.shape[1], image.shape[0])
-            self._origin_ms = t_ms
-        # Two frames closer than a millisecond still need distinct timestamps.
-        pts = max(round(t_ms - self._origin_ms), self._last_pts + 1)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        frame.pts, frame.time_base = pts, TIME_BASE
-        self._container.mux(self._stream.encode(frame))
-        self._last_pts = pts
-        self.frames += 1
+        with self._lock:
+            if self._stream is None:
+                self._stream = self._open_stream(image.shape[1], image.shape[0])
+                self._flush_audio()
+            origin = self._origin(t_ms)
+            # Two frames closer than a millisecond still need distinct timestamps.
+            pts = max(round(t_ms - origin), self._last_pts + 1)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts, frame.time_base = pts, TIME_BASE
+            self._container.mux(self._stream.encode(frame))
+            self._last_pts = pts
+            self.frames += 1
+
+    def write_audio(self, samples: np.ndarray, t_ms: float) -> None:
+        """(N,) int16 mono samples playing from ``t_ms``; successive calls continue one
+        another (the time of the first call places them all)."""
+        assert self._audio is not None, "VideoOutput made without audio_rate"
+        with self._lock:
+            if self._audio_pts is None:
+                rate = self._audio.codec_context.sample_rate
+                self._audio_pts = max(0, round((t_ms - self._origin(t_ms)) * rate / 1000))
+            self._audio_waiting.append(samples)
+            if self._stream is not None:
+                self._flush_audio()
+
+    def _flush_audio(self) -> None:
+        import av
+
+        if not self._audio_waiting:
+            return
+        assert self._audio is not None and self._audio_pts is not None
+        for samples in self._audio_waiting:
+            rate = self._audio.codec_context.sample_rate
+            planar = (samples.astype(np.float32) / 32768.0)[None, :]
+            frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, self._audio_pts
+            frame.time_base = Fraction(1, rate)
+            self._audio_pts += len(samples)
+            self.audio_samples += len(samples)
+            for chunk in self._audio_fifo.resample(frame):
+                self._container.mux(self._audio.encode(chunk))
+        self._audio_waiting = []
 
     def close(self) -> None:
-        if self._stream is not None:
-            self._container.mux(self._stream.encode(None))
-        self._container.close()
+        with self._lock:
+            self._flush_audio()
+            if self._stream is not None:
+                self._container.mux(self._stream.encode(None))
+            if self._audio is not None and self._audio_pts is not None:
+                for chunk in self._audio_fifo.resample(None):
+                    self._container.mux(self._audio.encode(chunk))
+                self._container.mux(self._audio.encode(None))
+            self._container.close()
+
+    def _origin(self, t_ms: float) -> float:
+        if self._origin_ms is None:
+            self._origin_ms = t_ms
+        return self._origin_ms
+
+    def _open_audio(self, rate: int):  # -> av.AudioStream
+        import av
+
+        stream = self._container.add_stream(AUDIO_CODEC, rate=rate, layout="mono")
+        stream.bit_rate = AUDIO_BITRATE
+        # AAC takes frames of exactly frame_size samples; the resampler cuts them.
+        self._audio_fifo = av.AudioResampler(
+            format="fltp",
+            layout="mono",
+            rate=rate,
+            frame_size=stream.codec_context.frame_size or 1024,
+        )
+        return stream
 
     def _open_stream(self, width: int, height: int):  # -> av.VideoStream
         lossless = self.path.suffix.lower() == LOSSLESS_SUFFIX
