@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -21,15 +21,21 @@ from facecodec.receiver.receiver import Receiver
 from facecodec.sender.capture import open_source
 from facecodec.sender.prior import FacePrior, MediaPipePrior
 from facecodec.transport import Call, CallConfig, Impairment
+from facecodec.transport.audio import SAMPLE_RATE, AudioConfig, AudioStats, OpusSendTrack
 from facecodec.transport.call import open_loopback_pair
 
-from .capture_loop import CaptureConfig, CaptureLoop
+from .audio_playout import AudioPlayout, AudioPlayoutStats
+from .audio_send import AudioSender
+from .audio_source import FileAudio, NoAudioError
+from .capture_loop import CaptureConfig, CapturedFrame, CaptureLoop
 from .clock import now_ms
 from .edits import ParamsEditor
 from .receive_session import ReceiveConfig, ReceiveSession, ReceiveStats
 from .recorder import CallRecorder, Latency
 from .render import RenderConfig, RenderedFrame, RenderOutput, RenderStage, RenderStats
 from .send_session import SendConfig, SendSession, SendStats
+from .sync_meter import SyncMeter, SyncOffset
+from .synced_playout import SyncedPlayout
 
 DELIVERY_TIMEOUT_MS = 5000.0
 """After the last frame is sent, the sender hangs up once the receiver has every message the
@@ -52,6 +58,18 @@ class LoopbackConfig:
     """Where to write the side-by-side video (input | received)."""
     log: Path | None = None
     """Where to write the controller's decision log (JSON lines)."""
+    audio: AudioConfig | None = field(default_factory=AudioConfig)
+    """The voice, when the input has an audio track (None: the face only)."""
+
+
+@dataclass(frozen=True)
+class AudioResult:
+    """What the voice did."""
+
+    sent: AudioStats
+    played: AudioPlayoutStats
+    offset: SyncOffset
+    """Voice minus face in what the receiver's playout scheduled."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,8 @@ class CallResult:
     seconds: float
     """From the first frame captured to the hang-up."""
     capture_fps: float
+    audio: AudioResult | None = None
+    """None when no voice was sent."""
 
 
 class LoopbackCall:
@@ -92,7 +112,9 @@ class LoopbackCall:
         self.render = RenderStage(config.render, receiver, self._outputs())
         self.send: SendSession | None = None
         self.receive: ReceiveSession | None = None
+        self.audio: AudioPlayout | None = None
         self._video: VideoOutput | None = None
+        self._voice_source: FileAudio | None = None
 
     async def run(self) -> CallResult:
         """Run the call to the end of the input and the last rendered frame."""
@@ -108,8 +130,10 @@ class LoopbackCall:
 
     async def _call(self, log: DecisionLog | None) -> CallResult:
         config = self.config
+        voice = self._voice()
+        track = OpusSendTrack(config.audio) if voice is not None and config.audio else None
         listener, dialer = await open_loopback_pair(
-            CallConfig(), CallConfig(impairment=config.impairment)
+            CallConfig(), CallConfig(impairment=config.impairment), track
         )
         async with listener, dialer:
             capture = CaptureLoop(
@@ -118,19 +142,32 @@ class LoopbackCall:
                 CaptureConfig(pace=True, max_frames=config.max_frames, loop=config.loop),
             )
             await capture.open()
+            self._open_video(capture.fps, track is not None)
             start_ms = now_ms()
-            self.receive = ReceiveSession(listener, self.recorder.sink(self.render), config.receive)
+            playout = SyncedPlayout(listener.audio_in, config.receive.nominal_fps)
+            self.receive = ReceiveSession(
+                listener, self.recorder.sink(self.render), config.receive, playout=playout
+            )
             self.send = SendSession(
                 dialer, self.prior, self.table, config.send, capture.fps, log, self.editor
             )
             receiving = asyncio.ensure_future(self.receive.run())
-            sent = await self.send.run(self.recorder.tap(capture.frames()))
+            frames = self.recorder.tap(capture.frames())
+            audio_tasks: list[asyncio.Future] = []
+            if track is not None and voice is not None:
+                frames = self._start_voice(
+                    (listener, dialer), voice, capture.fps, playout, audio_tasks, frames
+                )
+            sent = await self.send.run(frames)
             await self._delivered(sent, dialer)
             forward, reverse = dialer.stats.wire_bytes_sent, listener.stats.wire_bytes_sent
             rtt_ms = dialer.rtt_ms
+            if audio_tasks:
+                audio_tasks[0].cancel()  # the input's audio may outlast its frames
             await dialer.close()
             received = await receiving
             seconds = (now_ms() - start_ms) / 1000
+        audio = await self._voice_result(track, audio_tasks)
         await asyncio.to_thread(self.render.close)
         return CallResult(
             send=sent,
@@ -143,6 +180,7 @@ class LoopbackCall:
             rtt_ms=rtt_ms,
             seconds=seconds,
             capture_fps=capture.fps,
+            audio=audio,
         )
 
     async def _delivered(self, sent: SendStats, dialer: Call) -> None:
@@ -159,17 +197,62 @@ class LoopbackCall:
                 return
             await asyncio.sleep(POLL_MS / 1000)
 
+    def _voice(self) -> FileAudio | None:
+        """The input's audio track, if it has one and the voice is on."""
+        if self.config.audio is None:
+            return None
+        try:
+            return FileAudio(self.config.input)
+        except NoAudioError:
+            return None
+
+    def _start_voice(
+        self,
+        ends: tuple[Call, Call],
+        voice: FileAudio,
+        fps: float,
+        playout: SyncedPlayout,
+        tasks: list[asyncio.Future],
+        frames: AsyncIterator[CapturedFrame],
+    ) -> AsyncIterator[CapturedFrame]:
+        """Send ``voice`` from the dialer, play what the listener gets into the video file;
+        ``frames`` with the media clock sent on the way. The sending and playing tasks go into
+        ``tasks``."""
+        listener, dialer = ends
+        sender = AudioSender(dialer, voice, fps)
+        meter = SyncMeter(playout)
+        self.recorder.sync = meter
+        outputs = [self._video.write_audio] if self._video is not None else []
+        self.audio = AudioPlayout(listener.audio_in, playout, outputs)
+        tasks.append(asyncio.ensure_future(sender.run()))
+        tasks.append(asyncio.ensure_future(self.audio.run()))
+        self._voice_source = voice
+        return sender.tap(frames)
+
+    async def _voice_result(
+        self, track: OpusSendTrack | None, tasks: list[asyncio.Future]
+    ) -> AudioResult | None:
+        if track is None or not tasks:
+            return None
+        await asyncio.gather(tasks[0], return_exceptions=True)
+        played = await tasks[1]
+        self._voice_source.close()
+        assert self.recorder.sync is not None
+        return AudioResult(track.stats, played, self.recorder.sync.offset())
+
     def _outputs(self) -> list[RenderOutput]:
         outputs: list[RenderOutput] = [self.recorder.on_rendered]
         if self.config.video is not None:
             outputs.append(self._write_video)
         return outputs
 
+    def _open_video(self, capture_fps: float, voice: bool) -> None:
+        if self.config.video is not None:
+            fps = capture_fps / max(self.config.render.every, 1)
+            self._video = VideoOutput(self.config.video, fps, SAMPLE_RATE if voice else None)
+
     def _write_video(self, frame: RenderedFrame) -> None:
-        if self._video is None:
-            assert self.config.video is not None and self.send is not None
-            fps = self.send.capture_fps / max(self.config.render.every, 1)
-            self._video = VideoOutput(self.config.video, fps)
+        assert self._video is not None
         left = self.recorder.input_image(frame.seq)
         if left is None:  # the sender saw no face: its keyframe stands in
             left = frame.keyframe.image

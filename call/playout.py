@@ -19,6 +19,7 @@ sockets).
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
 
 from .schedule import DECAY_MS_PER_S as DECAY_MS_PER_S
 from .schedule import MARGIN_MS as MARGIN_MS
@@ -30,6 +31,18 @@ RATE_WINDOW_MS = 10_000.0
 MIN_RATE_SPAN_MS = 2_000.0
 FPS_RANGE = (5.0, 60.0)
 """Measured capture rates are clamped to this range (a stalled or bursty sender misleads)."""
+
+
+class Playout(Protocol):
+    """What the receiving session asks of a playout clock (``PlayoutClock``, or
+    ``call.synced_playout.SyncedPlayout`` with a voice)."""
+
+    @property
+    def frame_ms(self) -> float: ...
+
+    def on_arrival(self, seq: int, now_ms: float) -> None: ...
+
+    def due_ms(self, seq: int, now_ms: float, lookahead: int = 0) -> float | None: ...
 
 
 class PlayoutClock:

@@ -52,7 +52,7 @@ from .clock import Clock, now_ms
 from .edits import ParamsEditor
 from .link import Link
 from .meter import Meter
-from .playout import NOMINAL_FPS, PlayoutClock
+from .playout import NOMINAL_FPS, Playout, PlayoutClock
 from .tasks import stop
 
 MAX_PARKED_MESSAGES = 64
@@ -118,6 +118,7 @@ class ReceiveSession:
         face_model: FaceModel | None = None,
         editor: ParamsEditor | None = None,
         clock: Clock = now_ms,
+        playout: Playout | None = None,
     ) -> None:
         self.call = call
         self.clock = clock
@@ -125,7 +126,8 @@ class ReceiveSession:
         self.editor = editor
         self.config = config or ReceiveConfig()
         self.face_model = face_model or FaceModel.load()
-        self.playout = PlayoutClock(self.config.nominal_fps)
+        self.playout = playout or PlayoutClock(self.config.nominal_fps)
+        """With a voice, the ``SyncedPlayout`` its audio plays on."""
         self._decoder: FrameDecoder | None = None
         self._keyframe_seq: int | None = None
         self._concealer: Concealer | None = None

@@ -18,6 +18,7 @@ from facecodec.types import Keyframe
 from .capture_loop import CapturedFrame
 from .receive_session import FrameSink
 from .render import RenderedFrame
+from .sync_meter import SyncMeter
 
 MAX_FRAMES_KEPT = 3000
 """Capture times kept (2 minutes at 25 fps): far more than any frame spends in flight."""
@@ -68,6 +69,10 @@ class CallRecorder:
 
     def __init__(self, keep_inputs_every: int = 0) -> None:
         self._keep_inputs_every = keep_inputs_every
+        self.sync: SyncMeter | None = None
+        """With a voice: where each output frame sits against it."""
+        self.rendered: deque[tuple[int, float]] = deque(maxlen=MAX_SAMPLES)
+        """(seq, scheduled time) of the frames rendered, in order."""
         self._capture_ms: _Bounded = _Bounded(MAX_FRAMES_KEPT)
         self._inputs: _Bounded = _Bounded(MAX_INPUTS_KEPT)
         self._to_playout: deque[float] = deque(maxlen=MAX_SAMPLES)
@@ -90,10 +95,13 @@ class CallRecorder:
     def on_output(self, frame: OutputFrame, due_ms: float) -> None:
         """The playout scheduled ``frame`` at ``due_ms``."""
         self._note(self._to_playout, frame.params.seq, due_ms)
+        if self.sync is not None:
+            self.sync.on_face(frame.params.seq, due_ms)
 
     def on_rendered(self, frame: RenderedFrame) -> None:
         """A ``RenderOutput``."""
         self._note(self._to_render, frame.seq, frame.rendered_ms)
+        self.rendered.append((frame.seq, frame.due_ms))
 
     def input_image(self, seq: int) -> np.ndarray | None:
         """The sender's crop of frame ``seq``, if it had a face and was kept."""
