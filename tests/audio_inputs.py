@@ -1,0 +1,71 @@
+"""Clips with a voice track made at test time: a few seconds of a ../shared/data clip (video
+copied as it is) with tone bursts at chosen frames as its audio, and the bursts found again in
+a file that a call wrote."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+RATE = 48_000
+BURST_MS = 80
+BURST_HZ = 1000.0
+MERGE_S = 0.5
+"""Marks are further apart than this."""
+
+
+def clip_with_marks(source: Path, out: Path, frames: int, marks: list[int]) -> Path:
+    """The first ``frames`` frames of ``source`` with silence as audio, but a 1 kHz burst
+    starting at each frame of ``marks`` (AAC, 48 kHz mono)."""
+    with av.open(str(source)) as src, av.open(str(out), "w") as dst:
+        video_in = src.streams.video[0]
+        fps = float(video_in.average_rate)
+        video = dst.add_stream_from_template(video_in)
+        audio = dst.add_stream("aac", rate=RATE, layout="mono")
+        for packet in src.demux(video_in):
+            if packet.dts is None:
+                continue
+            if packet.pts is not None and packet.pts * packet.time_base * fps >= frames:
+                break
+            packet.stream = video
+            dst.mux(packet)
+        samples = _bursts(round(frames / fps * RATE), [m / fps for m in marks])
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, 0, Fraction(1, RATE)
+        resampler = av.AudioResampler("fltp", "mono", RATE, frame_size=1024)
+        for chunk in [*resampler.resample(frame), *resampler.resample(None)]:
+            dst.mux(audio.encode(chunk))
+        dst.mux(audio.encode(None))
+    return out
+
+
+def _bursts(length: int, starts_s: list[float]) -> np.ndarray:
+    samples = np.zeros(length, np.float32)
+    burst = np.arange(round(BURST_MS * RATE / 1000))
+    tone = 0.5 * np.sin(2 * np.pi * BURST_HZ * burst / RATE).astype(np.float32)
+    for start in starts_s:
+        at = round(start * RATE)
+        samples[at : at + len(tone)] = tone[: max(0, length - at)]
+    return samples
+
+
+def burst_onsets_s(path: Path) -> list[float]:
+    """Times (s, file timeline) where bursts start in ``path``'s audio track."""
+    with av.open(str(path)) as container:
+        frames = list(container.decode(audio=0))
+    first_s = float(frames[0].pts * frames[0].time_base)
+    samples = np.concatenate([f.to_ndarray()[0] for f in frames])
+    # 5 ms windows: loud ones after a quiet one start a burst, unless a burst started less
+    # than half a second before (a lost or late packet leaves a gap inside a burst).
+    window = RATE // 200
+    windows = samples[: len(samples) // window * window].reshape(-1, window)
+    loud = np.sqrt(np.mean(windows**2, axis=1)) > 0.1
+    onsets: list[float] = []
+    for start in np.flatnonzero(loud[1:] & ~loud[:-1]) + 1:
+        t_s = first_s + start * window / RATE
+        if not onsets or t_s - onsets[-1] > MERGE_S:
+            onsets.append(t_s)
+    return onsets
