@@ -4,7 +4,8 @@ Reading and the prior run in one worker thread (MediaPipe's graphs stay on one t
 event loop stays free for the call). A file is paced at its frame rate, as a camera paces itself,
 so that bit rates and latencies mean what they would live. Each frame keeps the time its image
 was read: the prior holds the first frames back while it learns the identity, and the sender
-skips frames that are too old to show by the time they come out.
+skips frames that are too old to show by the time they come out. Frames the sender will not send
+(``schedule``) skip the prior.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from facecodec.sender.capture import FrameSource
 from facecodec.sender.prior import FacePrior, PriorFrame
+from facecodec.sender.send_schedule import SendSchedule
 
 from .clock import now_ms
 
@@ -59,6 +61,9 @@ class CaptureLoop:
         self._read_ms: dict[int, float] = {}
         self.fps = 0.0
         """The source's frame rate, known once ``open`` has returned."""
+        self.schedule = SendSchedule()
+        """Which frames the sender will send; the others skip the prior (the sending session
+        keeps it current)."""
 
     async def open(self) -> None:
         """Open the source (``fps`` is known from then on); errors of the source come here."""
@@ -102,7 +107,7 @@ class CaptureLoop:
         if image is None:
             return None
         self._read_ms[seq] = now_ms()
-        return self._stamped(self.prior.process(image, seq))
+        return self._stamped(self.prior.process(image, seq, self.schedule.wanted(seq)))
 
     def _flush(self) -> list[CapturedFrame]:
         return self._stamped(self.prior.flush())

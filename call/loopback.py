@@ -149,7 +149,14 @@ class LoopbackCall:
                 listener, self.recorder.sink(self.render), config.receive, playout=playout
             )
             self.send = SendSession(
-                dialer, self.prior, self.table, config.send, capture.fps, log, self.editor
+                dialer,
+                self.prior,
+                self.table,
+                config.send,
+                capture.fps,
+                log,
+                self.editor,
+                schedule=capture.schedule,
             )
             receiving = asyncio.ensure_future(self.receive.run())
             frames = self.recorder.tap(capture.frames())

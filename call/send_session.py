@@ -22,7 +22,8 @@ last frame sent.
 
 Frames older than ``max_frame_age_ms`` when the prior releases them (its first second, held
 back while it learns the identity; or a prior that falls behind) are not sent: a live call
-shows now. Keyframes may still come from them.
+shows now. Keyframes may still come from them. Frames the prior skipped because the point
+then current would not send them (``schedule``, sender/send_schedule.py) are never sent.
 
 Pose and emotion edits (call.edits) change each frame's parameters before coding; the keyframe
 keeps the parameters measured on its own frame.
@@ -62,6 +63,7 @@ from facecodec.codec import (
     is_sent,
 )
 from facecodec.sender.prior import FacePrior, PriorFrame
+from facecodec.sender.send_schedule import SendSchedule
 from facecodec.transport import ChannelClosedError, LinkFeedback
 from facecodec.types import FrameParams, OperatingPoint
 
@@ -182,8 +184,11 @@ class SendSession:
         log: DecisionLog | None = None,
         editor: ParamsEditor | None = None,
         clock: Clock = now_ms,
+        schedule: SendSchedule | None = None,
     ) -> None:
         self.call = call
+        self.schedule = schedule or SendSchedule()
+        """Tells the capture thread which frames to analyse (``CaptureLoop.schedule``)."""
         self.prior = prior
         self.config = config
         self.capture_fps = capture_fps
@@ -268,11 +273,15 @@ class SendSession:
         self._windows["fps"].add(now, 1)
         decision = self.controller.on_frame(now)
         self._keyframe_due |= decision.keyframe or frame.new_crop
-        self._point = self._stats.point = decision.point
+        self._point = self._stats.point = self.schedule.point = decision.point
         if self._keyframe_due and frame.params.face:
             self._send_keyframe(frame, now)
             return
-        if self._keyframe_seq is None or not is_sent(frame.params.seq, self._point):
+        if (
+            self._keyframe_seq is None
+            or not frame.analysed
+            or not is_sent(frame.params.seq, self._point)
+        ):
             return
         if now - captured.capture_ms > self.config.max_frame_age_ms:
             self._stats.stale += 1

@@ -67,6 +67,8 @@ class PriorFrame:
     """The crop moved on this frame (or is the first): the receiver needs a new keyframe."""
     box: CropBox | None
     """Where the crop sits in the input frame."""
+    analysed: bool = True
+    """False: the frame was skipped (it will not be sent) and carries no face."""
 
 
 @dataclass
@@ -76,6 +78,7 @@ class _Held(Generic[Measurement]):
     crop: np.ndarray | None
     new_crop: bool
     box: CropBox | None
+    analysed: bool = True
 
 
 class FacePrior(ABC, Generic[Measurement]):
@@ -124,9 +127,17 @@ class FacePrior(ABC, Generic[Measurement]):
     def close(self) -> None:
         self.tracker.close()
 
-    def process(self, frame: np.ndarray, seq: int) -> list[PriorFrame]:
-        """One (H, W, 3) RGB uint8 frame in; the frames that became ready out, in order."""
-        held = self._look(frame, seq)
+    def process(self, frame: np.ndarray, seq: int, analyse: bool = True) -> list[PriorFrame]:
+        """One (H, W, 3) RGB uint8 frame in; the frames that became ready out, in order.
+
+        ``analyse=False`` (the frame will not be sent: ``SendSchedule.wanted``) skips landmarks,
+        crop and fit; the frame comes out in order with ``analysed`` False and no face. Until
+        the identity is known every frame is analysed, so the call starts as soon as it can.
+        """
+        if analyse or self.identity is None:
+            held = self._look(frame, seq)
+        else:
+            held = _Held(seq, None, None, False, self.cropper.box, analysed=False)
         if self.identity is None:
             self._held.append(held)
             faces = [h.measurement for h in self._held if h.measurement is not None]
@@ -182,7 +193,7 @@ class FacePrior(ABC, Generic[Measurement]):
             params = self._params(held.measurement, self.identity, held.seq)
             if self.config.keypoints:
                 params.keypoints = self.keypoints(self.identity, params, self.config.keypoints)
-        return PriorFrame(params, held.crop, self.identity, held.new_crop, held.box)
+        return PriorFrame(params, held.crop, self.identity, held.new_crop, held.box, held.analysed)
 
 
 class MediaPipePrior(FacePrior[np.ndarray]):

@@ -1,6 +1,7 @@
 """The sender's prior pipeline on real clips: frames in order with one frozen identity, keypoints
-in crop coordinates, frames without a face, several faces, keyframes, and the DECA backend
-(synthetic DECA and FLAME files of the real layout)."""
+in crop coordinates, frames without a face, frames skipped because they will not be sent,
+several faces, keyframes, and the DECA backend (synthetic DECA and FLAME files of the real
+layout)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from sender_inputs import (  # noqa: F401 (flush_denormals is a fixture)
     validation_clip_paths,
 )
 
+from facecodec.call.capture_loop import CapturedFrame
+from facecodec.call.clock import StreamClock
+from facecodec.call.recording_link import RecordingLink
+from facecodec.call.send_session import References, SendConfig, SendSession
 from facecodec.sender.face_model import K_MAX
 from facecodec.sender.fit import crop_landmarks
 from facecodec.sender.landmarks import FaceLandmarker
@@ -30,7 +35,8 @@ from facecodec.sender.prior import (
     PriorConfig,
     PriorFrame,
 )
-from facecodec.types import MAX_EXPRESSION_DIMS
+from facecodec.sender.send_schedule import SendSchedule
+from facecodec.types import MAX_EXPRESSION_DIMS, OperatingPoint
 
 FRAMES = 30
 IDENTITY_FRAMES = 10
@@ -112,6 +118,46 @@ def test_frames_without_a_face_give_no_face_params(prior: MediaPipePrior) -> Non
     assert all(f.identity is out[3].identity for f in out[3:])
     with pytest.raises(ValueError, match="no face"):
         prior.keyframe(out[-1])
+
+
+def test_frames_that_will_not_be_sent_skip_the_prior(prior: MediaPipePrior) -> None:
+    """Every 2nd frame wanted: the others come out in order without a face, once the identity
+    is known (until then all are analysed), and a sending session sends none of them, even at
+    a point that would send every frame (the point changed after the frame was skipped)."""
+    frames = clip_frames(validation_clip_paths()[1], FRAMES)
+    schedule = SendSchedule(OperatingPoint(frame_interval=2))
+    prior.reset()
+    out = []
+    for seq, frame in enumerate(frames):
+        out += prior.process(frame, seq, schedule.wanted(seq))
+    out += prior.flush()
+    assert [f.params.seq for f in out] == list(range(FRAMES))
+    wanted = [seq < IDENTITY_FRAMES or seq % 2 == 0 for seq in range(FRAMES)]
+    assert [f.analysed for f in out] == wanted
+    assert [f.params.face for f in out] == wanted, "tracking holds across skipped frames"
+    assert all(f.crop is None and f.identity is out[0].identity for f in out if not f.analysed)
+    clock = StreamClock(25.0)
+    config = SendConfig(None, point=OperatingPoint(), references=References.PREVIOUS)
+    session = SendSession(RecordingLink(list().append), prior, None, config, 25.0, clock=clock)
+    for f in out:
+        session.offer(CapturedFrame(f, clock.at_frame(f.params.seq)))
+    stats = session.finish()
+    assert len(stats.keyframes) == 1, "the first frame"
+    assert stats.frames_sent == sum(wanted[1:])
+
+
+def test_landmarks_read_as_mediapipe_gives_them() -> None:
+    """The landmarks read from MediaPipe's serialised result equal those read one by one."""
+    import mediapipe as mp
+
+    frames = clip_frames(validation_clip_paths()[0], 3)
+    mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True)
+    with FaceLandmarker(video=False) as landmarker:
+        for frame in frames:
+            face = mesh.process(frame).multi_face_landmarks[0]
+            slow = np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) * 256
+            assert np.array_equal(landmarker(frame), slow)
+    mesh.close()
 
 
 @pytest.mark.parametrize("large_on_left", [True, False])

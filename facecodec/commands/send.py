@@ -139,7 +139,14 @@ async def _send(plan: _Plan, log: DecisionLog, sessions: list[SendSession]) -> N
         call = await _dial(plan.address, plan.token, plan.connect_timeout_s)
         async with call:
             session = SendSession(
-                call, prior, plan.table, plan.config, capture.fps, log, plan.editor
+                call,
+                prior,
+                plan.table,
+                plan.config,
+                capture.fps,
+                log,
+                plan.editor,
+                schedule=capture.schedule,
             )
             sessions.append(session)
             status = None
