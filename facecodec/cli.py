@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from facecodec import __version__
+from facecodec.termination import stop_on_sigterm
 
 COMMANDS: tuple[str, ...] = (
     "encode",
@@ -32,7 +33,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run the chosen subcommand; user errors exit with status 2."""
+    """Parse arguments and run the chosen subcommand; user errors exit with status 2, a stop
+    (Ctrl-C or SIGTERM) that the command did not handle itself with 130."""
+    stop_on_sigterm()
     argv = sys.argv[1:] if argv is None else argv
     only = argv[0] if argv and argv[0] in COMMANDS else None
     args = build_parser(only).parse_args(argv)
@@ -41,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"facecodec {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # stopped while loading or before the command's own handling
+        print(f"facecodec {args.command}: stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
 """The commands as a person runs them: ``facecodec receive`` and ``facecodec send`` in two
-processes (a wrong token, then a call), and ``facecodec call``; one CPU-rendered frame each."""
+processes (a wrong token, then a call; a receiver stopped by SIGTERM mid-call), and
+``facecodec call``; few CPU-rendered frames each."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 
 import av
 import pytest
@@ -73,3 +78,41 @@ def test_call_command_writes_video_report_and_plot(tmp_path) -> None:
     assert report["bitrate"]["max_1s_payload_kbps"] <= 2.2
     for name in ("call.mp4", "report.md", "bitrate.png", "decisions.jsonl"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_sigterm_stops_a_receiver_mid_call_as_ctrl_c_does(tmp_path) -> None:
+    """``docker stop`` sends SIGTERM: the receiver finishes its video file and hangs up."""
+    address = f"127.0.0.1:{free_port()}"
+    video = tmp_path / "received.mp4"
+    receiver = facecodec(
+        "receive", "--listen", address, "--device", "cpu", "--output", str(video),
+        "--no-window", stderr=subprocess.PIPE,
+    )  # fmt: skip
+    sender = facecodec("send", "--to", address, "--input", str(clip()), "--quiet")
+    try:
+        # A status line every few seconds: once it shows decoded frames, the call is on.
+        wait_for_line(receiver, lambda line: "decoded" in line and "decoded 0 " not in line)
+        receiver.send_signal(signal.SIGTERM)
+        output, _ = receiver.communicate(timeout=TIMEOUT_S)
+        summary, _ = sender.communicate(timeout=TIMEOUT_S)
+    finally:
+        receiver.kill()
+        sender.kill()
+    assert receiver.returncode == 0, output
+    assert f"wrote {video}" in output
+    with av.open(str(video)) as container:
+        assert len([f for f in container.decode(video=0)]) >= 1
+    assert sender.returncode == 0 and "the receiver hung up" in summary
+
+
+def wait_for_line(process: subprocess.Popen, wanted: Callable[[str], bool]) -> None:
+    """Read ``process``'s stderr until a line is ``wanted`` (at most TIMEOUT_S)."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stderr], [], [], 1.0)
+        line = process.stderr.readline() if ready else ""
+        if wanted(line):
+            return
+        assert process.poll() is None, f"exited with {process.returncode}"
+    raise TimeoutError("no such line")

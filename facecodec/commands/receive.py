@@ -6,7 +6,7 @@ Callers without the token are refused; a new caller with it replaces the current
 that restarted), and the output goes on. The receiver renders on the GPU if there is one; on a
 CPU a frame takes about a second, so by default only the newest frame is rendered whenever the
 renderer is free (``--render latest``). ``--render all`` renders every scheduled frame into the
-file, falling behind on a CPU. Ctrl-C ends it.
+file, falling behind on a CPU. Ctrl-C or SIGTERM ends it; the file is finished either way.
 """
 
 from __future__ import annotations
