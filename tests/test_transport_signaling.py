@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
+import struct
 from collections.abc import Coroutine
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from facecodec.transport import call as call_module
+from facecodec.transport import eventloop
 from facecodec.transport.auth import TOKEN_ENV, Proof, resolve_token, sign
 from facecodec.transport.call import Call
 from facecodec.transport.signaling import (
@@ -137,6 +141,42 @@ def test_offer_not_signed_with_the_token_is_refused(
         assert peer_connections == []
 
     run(scenario())
+
+
+async def reset_during_handshake(address: tuple[str, int], send_auth: bool) -> None:
+    """A caller that resets its connection (TCP RST) after the hello, or after a wrong proof."""
+    reader, writer = await asyncio.open_connection(*address)
+    await read_json(reader)
+    if send_auth:
+        auth = {"type": "auth", "nonce": "00" * 16, "proof": "ab" * 32}
+        writer.write(json.dumps(auth).encode() + b"\n")
+        await writer.drain()
+    linger_zero = struct.pack("ii", 1, 0)  # close() then resets instead of hanging up politely
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_zero)
+    writer.transport.abort()
+
+
+def test_a_caller_resetting_mid_handshake_is_one_log_line(caplog) -> None:
+    """The refusal meets a closed socket: uvloop (what ``facecodec receive`` runs on) raised
+    from the connection callback and asyncio printed a traceback for it."""
+
+    async def scenario() -> None:
+        async with await SignalingServer.start("127.0.0.1", 0, TOKEN) as server:
+            for send_auth in (False, True, False, True):
+                await reset_during_handshake(server.address, send_auth)
+            while server.refused < 4:
+                await asyncio.sleep(0.01)
+            # and it still answers the next caller
+            accepting = asyncio.ensure_future(Call.accept(server))
+            async with await Call.dial("127.0.0.1", server.address[1], TOKEN), await accepting:
+                pass
+
+    with caplog.at_level(logging.WARNING):
+        eventloop.run(asyncio.wait_for(scenario(), TIMEOUT_S))
+    refusals = [r for r in caplog.records if r.name == "facecodec.transport.signaling"]
+    assert len(refusals) == 4 and all(r.levelno == logging.WARNING for r in refusals)
+    assert all(r.exc_info is None for r in refusals)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_token_comes_from_the_flag_or_the_environment() -> None:

@@ -67,6 +67,10 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 async def _write(writer: asyncio.StreamWriter, kind: MessageType, **fields: object) -> None:
+    if writer.is_closing():
+        # The other side reset the connection: asyncio's loop would raise ConnectionError on
+        # drain, uvloop's a RuntimeError on write; callers handle ConnectionError.
+        raise ConnectionResetError("the other side hung up")
     writer.write(json.dumps({"type": kind.value, **fields}).encode("utf-8") + b"\n")
     await writer.drain()
 
