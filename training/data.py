@@ -154,11 +154,13 @@ class ClipStore:
         self, batch: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Random (source, driving) frame indices, both valid and from the same clip."""
-        pick = torch.randint(len(self.valid_index), (2, batch), generator=generator, device="cpu")
-        source = self.valid_index[pick[0].to(self.device)]
+        count = len(self.valid_index)
+        source = self.valid_index[
+            torch.randint(count, (batch,), generator=generator, device=self.device)
+        ]
         clip = self.clip_of_frame[source]
         start, length = self.clip_start[clip], self.clip_length[clip]
-        offset = (torch.rand(batch, generator=generator).to(self.device) * length).long()
+        offset = (torch.rand(batch, generator=generator, device=self.device) * length).long()
         driving = start + offset
         driving = torch.where(self.valid[driving], driving, source)
         return source, driving
@@ -168,8 +170,8 @@ def augment(batch: PairBatch, generator: torch.Generator, flip_p: float = 0.5) -
     """Mirror and colour-jitter a pair consistently (the same change for source and driving)."""
     b = batch.source.shape[0]
     device = batch.source.device
-    flip = (torch.rand(b, generator=generator) < flip_p).to(device)
-    jitter = (torch.rand(4, b, generator=generator).to(device) - 0.5) * 0.3
+    flip = torch.rand(b, generator=generator, device=device) < flip_p
+    jitter = (torch.rand(4, b, generator=generator, device=device) - 0.5) * 0.3
     gray = torch.tensor([0.299, 0.587, 0.114], device=device).view(1, 3, 1, 1)
 
     def apply(x: torch.Tensor) -> torch.Tensor:

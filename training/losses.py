@@ -16,10 +16,15 @@ KEYPOINT_DEPTH = 0.33
 """face-vid2vid's keypoint prior: target mean depth of the keypoints."""
 
 
-def perceptual_loss(vgg: VGG16Features, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def perceptual_loss(
+    vgg: VGG16Features,
+    output: torch.Tensor,
+    target: torch.Tensor,
+    scales: tuple[float, ...] = PYRAMID_SCALES,
+) -> torch.Tensor:
     """Multi-scale VGG16 L1 feature distance, summed over layers and scales."""
     total = output.new_zeros(())
-    for s in PYRAMID_SCALES:
+    for s in scales:
         out_s, tgt_s = output, target
         if s != 1.0:
             out_s = nnf.interpolate(output, scale_factor=s, mode="area")
@@ -56,9 +61,10 @@ def discriminator_adversarial(
     return loss
 
 
-def random_affine(batch: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """(B, 2, 3) small random similarity transforms for the equivariance loss."""
-    r = torch.rand(batch, 4, generator=generator).to(device) * 2 - 1
+def random_affine(batch: int, generator: torch.Generator) -> torch.Tensor:
+    """(B, 2, 3) small random similarity transforms for the equivariance loss, on the
+    generator's device."""
+    r = torch.rand(batch, 4, generator=generator, device=generator.device) * 2 - 1
     angle, scale = r[:, 0] * 0.2, 1 + r[:, 1] * 0.1
     cos, sin = angle.cos() * scale, angle.sin() * scale
     return torch.stack(

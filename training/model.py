@@ -100,10 +100,10 @@ class Conditioner(nn.Module):
         k = self.keypoints.count
 
         def uniform(low: int, high: int) -> torch.Tensor:
-            return torch.randint(low, high + 1, (b,), generator=rng).to(device)
+            return torch.randint(low, high + 1, (b,), generator=rng, device=device)
 
         def chance(p: float) -> torch.Tensor:
-            return (torch.rand(b, generator=rng) < p).to(device)
+            return torch.rand(b, generator=rng, device=device) < p
 
         full = torch.full((b,), EXPRESSION_DIMS, device=device)
         dims = EXPRESSION_DIMS - uniform(0, EXPRESSION_DIMS) if dropout.expression else full

@@ -35,8 +35,10 @@ from facecodec.training.model import (
     Conditioner,
     Dropout,
     PriorGenerator,
+    PriorInputs,
     baseline_losses,
 )
+from facecodec.training.objective import LossWeights, Objective
 from facecodec.training.plots import plot_losses
 from facecodec.training.schedule import Schedule
 from facecodec.training.vgg import VGG16Features
@@ -75,6 +77,8 @@ class TrainConfig:
     max_steps: int = 0
     """Stop after this many steps in this chunk (0: no limit), for smoke tests."""
     perceptual_weight: float = 10.0
+    perceptual_scales: int = 3
+    """Levels of the perceptual loss's image pyramid (1, 1/2, 1/4)."""
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 10.0
     equivariance_weight: float = 10.0
@@ -87,8 +91,9 @@ class TrainConfig:
     is no state yet (e.g. after the face model changed)."""
     face_model: str = ""
     """Face model file the params were fitted with ('' = the shipped one)."""
-    compile: bool = False
-    """torch.compile the generator model (worth it for chunks of several minutes)."""
+    compile: str = ""
+    """torch.compile mode of the generator loss (networks and losses) and of the
+    discriminator loss, e.g. 'default' or 'max-autotune-no-cudagraphs' ('' = eager)."""
 
 
 class Run:
@@ -106,7 +111,9 @@ class Run:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        self.rng = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)
+        # All randomness of a step is drawn on the device: a draw on the host followed by a
+        # copy to the device would wait for the GPU's queue to drain at every step.
+        self.rng = torch.Generator(self.device).manual_seed(cfg.seed * 1000 + self.rank)
         model_cfg = getattr(model_configs, cfg.model)
         face_model = FaceModel.load(cfg.face_model or None)
         self.face_model_version = face_model.version
@@ -139,8 +146,14 @@ class Run:
                 self.discriminator, device_ids=[self.device.index]
             )
         self.image_size = model_cfg.image_size
-        if cfg.compile:
-            self.gen_ddp = torch.compile(self.gen_ddp)
+        weights = LossWeights(
+            cfg.perceptual_weight,
+            cfg.perceptual_scales,
+            cfg.adversarial_weight,
+            cfg.feature_matching_weight,
+        )
+        self.objective = Objective(weights, self.vgg, self.discriminator, self.disc_ddp)
+        self.compile_losses(cfg.compile)
         self.train = ClipStore(
             cfg.data_dir,
             cfg.params,
@@ -149,6 +162,18 @@ class Run:
             image_size=self.image_size,
         )
         self.dropout = Dropout()
+
+    def compile_losses(self, mode: str) -> None:
+        """torch.compile the generator loss (networks and losses, forward and backward) and
+        the discriminator loss in ``mode`` ('' = eager). One batch size per run: no dynamic
+        shapes."""
+        self.generator_loss = self._losses
+        self.discriminator_loss = self.objective.discriminator_loss
+        if mode:
+            self.generator_loss = torch.compile(self._losses, mode=mode, dynamic=False)
+            self.discriminator_loss = torch.compile(
+                self.objective.discriminator_loss, mode=mode, dynamic=False
+            )
 
     @property
     def state_dir(self) -> Path:
@@ -224,13 +249,20 @@ class Run:
         }
         state.save(self.state_dir, tensors, record)
 
-    def forward(self, batch: PairBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def draw(self, batch: PairBatch) -> PriorInputs | torch.Tensor:
+        """The step's random conditioning, outside the compiled losses: the prior model's
+        inputs with dropout, or the baseline's random affine transform (B, 2, 3)."""
+        if self.cfg.mode == "prior":
+            return self.conditioner(batch, self.dropout, self.rng)
+        return losses.random_affine(batch.source.shape[0], self.rng)
+
+    def forward(
+        self, batch: PairBatch, drawn: PriorInputs | torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Prediction and the mode's own generator-side losses."""
         if self.cfg.mode == "prior":
-            inputs = self.conditioner(batch, self.dropout, self.rng)
-            return self.gen_ddp(batch.source, inputs), {}
-        theta = losses.random_affine(batch.source.shape[0], self.rng, self.device)
-        warped = losses.warp_image(batch.driving, theta)
+            return self.gen_ddp(batch.source, drawn), {}
+        warped = losses.warp_image(batch.driving, drawn)
         prediction, _, det_d, det_w = self.gen_ddp(batch.source, batch.driving, warped)
         prior = self.conditioner.evaluation(batch, EXPRESSION_DIMS)
         weights = BaselineWeights(
@@ -239,38 +271,34 @@ class Run:
             self.cfg.head_pose_weight,
             self.cfg.deformation_weight,
         )
-        return prediction, baseline_losses(weights, det_d, det_w, theta, prior.rot_driving)
+        return prediction, baseline_losses(weights, det_d, det_w, drawn, prior.rot_driving)
 
-    def train_step(self) -> dict[str, float]:
-        c = self.cfg
-        source, driving = self.train.sample_indices(c.batch_size, self.rng)
-        batch = augment(self.train.pair(source, driving), self.rng)
+    def _losses(
+        self, batch: PairBatch, drawn: PriorInputs | torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(prediction, weighted generator loss terms): what torch.compile sees of a step."""
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda"):
-            prediction, terms = self.forward(batch)
-            terms["perceptual"] = c.perceptual_weight * losses.perceptual_loss(
-                self.vgg, prediction, batch.driving
-            )
-            self.discriminator.requires_grad_(False)
-            fake = self.discriminator(prediction)
-            real = self.discriminator(batch.driving)
-            self.discriminator.requires_grad_(True)
-            gan, matching = losses.generator_adversarial(fake, real)
-            terms["adversarial"] = c.adversarial_weight * gan
-            terms["feature_matching"] = c.feature_matching_weight * matching
-        loss_g = sum(terms.values())
+            prediction, terms = self.forward(batch, drawn)
+            return prediction, terms | self.objective.generator_terms(prediction, batch.driving)
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One generator and one discriminator update; the loss terms stay on the device."""
+        source, driving = self.train.sample_indices(self.cfg.batch_size, self.rng)
+        batch = augment(self.train.pair(source, driving), self.rng)
+        drawn = self.draw(batch)
+        self.discriminator.requires_grad_(False)
+        prediction, terms = self.generator_loss(batch, drawn)
+        self.discriminator.requires_grad_(True)
         self._set_lr()
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        sum(terms.values()).backward()
         self.opt_g.step()
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda"):
-            loss_d = losses.discriminator_adversarial(
-                self.disc_ddp(prediction.detach()), self.disc_ddp(batch.driving)
-            )
+            loss_d = self.discriminator_loss(prediction, batch.driving)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        terms["discriminator"] = loss_d
-        return {k: v.item() for k, v in terms.items()}
+        return {k: v.detach() for k, v in (terms | {"discriminator": loss_d}).items()}
 
     def run(self) -> None:
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
@@ -305,27 +333,38 @@ class Run:
         }
 
     def _out_of_time(self, deadline: float, chunk_steps: int) -> bool:
-        """Rank 0's clock decides for all ranks, so they stop at the same step."""
+        """Rank 0's clock decides for all ranks, so they stop at the same step; ranks agree
+        only every LOG_EVERY_STEPS steps, where a synchronisation happens anyway."""
+        if 0 < self.cfg.max_steps <= chunk_steps:
+            return True
+        if self.world == 1:
+            return time.time() > deadline
+        if chunk_steps % LOG_EVERY_STEPS:
+            return False
         late = torch.tensor(float(time.time() > deadline), device=self.device)
-        if self.world > 1:
-            dist.broadcast(late, 0)
-        return bool(late.item()) or (0 < self.cfg.max_steps <= chunk_steps)
+        dist.broadcast(late, 0)
+        return bool(late.item())
 
     def _train_until(self, deadline: float) -> None:
-        c = self.cfg
-        last, chunk_steps = time.time(), 0
+        last, chunk_steps, sums = time.time(), 0, None
         while not self._out_of_time(deadline, chunk_steps):
-            values = self.train_step()
+            terms = self.train_step()
+            values = torch.stack([v.float() for v in terms.values()])
+            sums = values if sums is None else sums + values
             self.step += 1
             chunk_steps += 1
             if self.rank == 0 and self.step % LOG_EVERY_STEPS == 0:
-                now = time.time()
-                rate = LOG_EVERY_STEPS * c.batch_size * self.world / (now - last)
-                entry = {"step": self.step, "samples_per_s": round(rate, 1), **values}
-                with open(c.run_dir / "log.jsonl", "a") as log:
-                    log.write(json.dumps(entry) + "\n")
-                print(json.dumps(entry), flush=True)
-                last = now
+                self._log(dict(zip(terms, (sums / LOG_EVERY_STEPS).tolist(), strict=True)), last)
+                last, sums = time.time(), None
+
+    def _log(self, means: dict[str, float], since: float) -> None:
+        """One line of log.jsonl: the mean of each term over the last LOG_EVERY_STEPS steps."""
+        rate = LOG_EVERY_STEPS * self.cfg.batch_size * self.world / (time.time() - since)
+        entry = {"step": self.step, "lr": self.schedule.at(self.step - 1)}
+        entry |= {"samples_per_s": round(rate, 1), **means}
+        with open(self.cfg.run_dir / "log.jsonl", "a") as log:
+            log.write(json.dumps(entry) + "\n")
+        print(json.dumps(entry), flush=True)
 
     def render(self, batch: PairBatch, dims: int) -> torch.Tensor:
         """Prediction for unaugmented pairs with the first ``dims`` expression dims."""
