@@ -11,6 +11,8 @@ from facecodec import demo_clip
 from facecodec.bitrate import DEFAULT_TABLE_PATH, RateTable, bitrate_argument, load_table
 from facecodec.receiver.receiver import Receiver, pick_device
 from facecodec.sender.capture import CAMERA_PREFIX
+from facecodec.transport import Impairment
+from facecodec.transport.audio import AudioConfig
 
 from .render import RenderConfig, RenderPolicy
 from .send_session import SendConfig
@@ -19,6 +21,7 @@ DEMO_INPUT = "demo"
 """``--input demo``: the bundled demo clip."""
 DEFAULT_BITRATE = "2kbps"
 DEFAULT_MAX_LATENCY = "200ms"
+DEFAULT_AUDIO_BITRATE = "8kbps"
 CPU_RENDER_EVERY = 2
 """On a CPU a frame takes 0.5-1.5 s to render: every other frame of the 8-second demo clip
 (about 90 frames, 12.5 frames a second) renders in one to two minutes on two cores."""
@@ -84,6 +87,28 @@ def add_rate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TIME",
         help=f"longest a frame waits to be bundled (default {DEFAULT_MAX_LATENCY})",
     )
+
+
+def add_audio_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("voice")
+    group.add_argument(
+        "--audio-bitrate",
+        type=bitrate_argument,
+        default=DEFAULT_AUDIO_BITRATE,
+        metavar="RATE",
+        help=f"Opus bit rate of the voice, 6kbps and up (default {DEFAULT_AUDIO_BITRATE}; about "
+        "8 kbps more on the wire in 60 ms packets)",
+    )
+    group.add_argument(
+        "--no-audio", action="store_true", help="send the face only (no microphone, no track)"
+    )
+
+
+def audio_config(args: argparse.Namespace, impairment: Impairment | None) -> AudioConfig | None:
+    """The voice the flags ask for; None with ``--no-audio``."""
+    if args.no_audio:
+        return None
+    return AudioConfig(round(args.audio_bitrate), impairment=impairment)
 
 
 def send_config(args: argparse.Namespace) -> SendConfig:

@@ -16,6 +16,7 @@ from pathlib import Path
 from facecodec.bitrate.log import read_log
 from facecodec.bitrate.plot import plot_log, windowed_bps
 
+from .audio_timeline import SAMPLES_PER_MS
 from .loopback import CallResult, LoopbackConfig
 
 
@@ -65,6 +66,29 @@ def summarize(result: CallResult, config: LoopbackConfig) -> dict[str, object]:
             "render_s_per_frame": _per_frame(result.render.render_s, result.render.rendered),
             "rtt": None if result.rtt_ms is None else round(result.rtt_ms, 1),
         },
+        "voice": _voice(result),
+    }
+
+
+def _voice(result: CallResult) -> dict[str, object] | None:
+    """The voice's rates, losses and its offset from the face; None when none was sent."""
+    audio = result.audio
+    if audio is None:
+        return None
+    seconds = audio.sent.seconds
+    forward = result.forward_wire_bytes + audio.sent.wire_bytes
+    return {
+        "opus_kbps": _kbps(8 * audio.sent.payload_bytes / seconds) if seconds else None,
+        "wire_kbps": _kbps(8 * audio.sent.wire_bytes / seconds) if seconds else None,
+        "all_forward_wire_kbps": _kbps(8 * forward / result.seconds),
+        "packets_sent": audio.sent.packets,
+        "packets_dropped": audio.sent.dropped,
+        "frames_played": audio.played.frames,
+        "silence_inserted_ms": round(
+            (audio.played.played_samples - audio.played.samples + audio.played.skipped_samples)
+            / SAMPLES_PER_MS
+        ),
+        "offset_ms": asdict(audio.offset),
     }
 
 
@@ -105,6 +129,7 @@ def markdown(summary: dict[str, object]) -> str:
         ("capture to rendered (median / p95)", _joined(rendered, "median", "p95", unit="ms")),
         ("rendering per frame", f"{latency['render_s_per_frame']} s"),
         ("round-trip time", f"{latency['rtt']} ms"),
+        *_voice_rows(summary["voice"]),
     ]
     lines = [
         f"# Loopback call: {Path(str(summary['input'])).name}, {summary['seconds']} s",
@@ -115,10 +140,29 @@ def markdown(summary: dict[str, object]) -> str:
         "",
         "Payload is what the paper counts (frames messages); wire adds DTLS/SCTP/UDP/IP headers. "
         "Keyframes travel on the reliable channel and are not in the payload. Latencies run from "
-        "the capture of each output frame (or of the frame a concealed one stands for).",
+        "the capture of each output frame (or of the frame a concealed one stands for). The "
+        "voice (Opus on an RTP audio track) is apart from the payload; its wire adds RTP, SRTP "
+        "and UDP/IP headers; voice minus face compares when each output frame was scheduled "
+        "with when the audio captured with it plays (negative: the voice leads).",
         "",
     ]
     return "\n".join(lines)
+
+
+def _voice_rows(voice: object) -> list[tuple[str, str]]:
+    if not isinstance(voice, dict):
+        return [("voice", "none (the input has no audio track, or --no-audio)")]
+    offset = voice["offset_ms"]
+    assert isinstance(offset, dict)
+    return [
+        ("voice: Opus / on the wire", _joined(voice, "opus", "wire", unit="kbps")),
+        ("everything forward with the voice", f"{voice['all_forward_wire_kbps']} kbps"),
+        ("voice packets sent / dropped", _joined(voice, "packets_sent", "packets_dropped")),
+        (
+            "voice minus face (median / p95 of the size)",
+            f"{offset['median_ms']} / {offset['p95_abs_ms']} ms over {offset['frames']} frames",
+        ),
+    ]
 
 
 def _kbps(bps: float | None) -> float | None:

@@ -138,7 +138,13 @@ def _opus_encoder(config: AudioConfig) -> av.AudioCodecContext:
     codec.format = "s16"
     codec.layout = "mono"
     codec.time_base = TIME_BASE
-    codec.options = {"application": "voip", "frame_duration": str(config.packet_ms)}
+    # Constant bit rate: the voice costs the link the same whatever is said, so the face's
+    # controller can count on what is left.
+    codec.options = {
+        "application": "voip",
+        "frame_duration": str(config.packet_ms),
+        "vbr": "off",
+    }
     return codec
 
 

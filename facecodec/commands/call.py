@@ -1,5 +1,6 @@
 """``facecodec call``: both ends of a call in one process over loopback (real WebRTC peers),
-the demo clip by default. Writes a side-by-side video (input | redrawn), a short report
+the demo clip by default. Writes a side-by-side video (input | redrawn; with the voice when
+the input has an audio track), a short report
 (report.md, report.json: payload and wire bit rate against the target, frames sent, rendered
 and concealed, keyframe bytes, latency from capture to rendered frame, round-trip time) and the
 bit-rate plot (docs/call.md).
@@ -18,8 +19,10 @@ from pathlib import Path
 
 from facecodec import demo_clip
 from facecodec.call.arguments import (
+    add_audio_arguments,
     add_rate_arguments,
     add_render_arguments,
+    audio_config,
     rate_table,
     render_setup,
     send_config,
@@ -59,11 +62,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         metavar="P",
-        help="drop this share of the frames messages (and reorder a third as many) to watch "
-        "concealment",
+        help="drop this share of the frames messages and of the voice's packets (and reorder a "
+        "third as many) to watch concealment",
     )
     parser.add_argument("--quiet", action="store_true", help="no status lines")
     add_rate_arguments(parser)
+    add_audio_arguments(parser)
     add_render_arguments(parser, every=None, policy=RenderPolicy.ALL.value)
     add_edit_arguments(parser)
     parser.set_defaults(run=run)
@@ -75,14 +79,16 @@ def run(args: argparse.Namespace) -> int:
     table = rate_table()
     render, receiver = render_setup(args)
     out: Path = args.output
+    impairment = Impairment(args.loss, args.loss / 3, seed=1) if args.loss else None
     config = LoopbackConfig(
         input=args.input or demo_clip(),
         send=send_config(args),
         render=render,
         max_frames=args.frames,
-        impairment=Impairment(args.loss, args.loss / 3, seed=1) if args.loss else None,
+        impairment=impairment,
         video=out / "call.mp4",
         log=out / "decisions.jsonl",
+        audio=audio_config(args, impairment),
     )
     if not config.input.is_file():
         raise FileNotFoundError(f"input video not found: {config.input}")
