@@ -78,7 +78,7 @@ def _voice(result: CallResult) -> dict[str, object] | None:
     seconds = audio.sent.seconds
     forward = result.forward_wire_bytes + audio.sent.wire_bytes
     return {
-        "opus_kbps": _kbps(8 * audio.sent.payload_bytes / seconds) if seconds else None,
+        "opus_kbps": _kbps(8 * audio.sent.encoded_bytes / seconds) if seconds else None,
         "wire_kbps": _kbps(8 * audio.sent.wire_bytes / seconds) if seconds else None,
         "all_forward_wire_kbps": _kbps(8 * forward / result.seconds),
         "packets_sent": audio.sent.packets,

@@ -61,11 +61,14 @@ class AudioStats:
     payload_bytes: int = 0
     samples: int = 0
     """Audio samples (48 kHz) encoded."""
+    encoded_bytes: int = 0
+    """Opus bytes encoded, whether or not the impairment let them through."""
     dropped: int = 0
     """Dropped by the impairment."""
 
     @property
     def wire_bytes(self) -> int:
+        """Estimated bytes of the packets sent on the wire (RTCP not included)."""
         return self.payload_bytes + self.packets * RTP_WIRE_OVERHEAD_BYTES
 
     @property
@@ -116,6 +119,7 @@ class OpusSendTrack(MediaStreamTrack):
         self._pts += len(samples)
         self.stats.samples += len(samples)
         for packet in self._encoder.encode(frame):
+            self.stats.encoded_bytes += packet.size
             # libopus starts its packets' pts before zero (its look-ahead); the RTP timeline
             # counts samples pushed, so a packet's timestamp is where its audio starts.
             packet.pts, packet.time_base = self._pts - len(samples), TIME_BASE

@@ -1,6 +1,7 @@
-"""Clips with a voice track made at test time: a few seconds of a ../shared/data clip (video
-copied as it is) with tone bursts at chosen frames as its audio, and the bursts found again in
-a file that a call wrote."""
+"""Clips with a voice track made at run time (tests, benchmark/call_voice.py): a
+../shared/data clip's video copied as it is, with 1 kHz bursts at chosen frames as its audio;
+and the bursts found again in a file that a call wrote. The training clips have no audio, and
+no footage is committed."""
 
 from __future__ import annotations
 
@@ -69,3 +70,18 @@ def burst_onsets_s(path: Path) -> list[float]:
         if not onsets or t_s - onsets[-1] > MERGE_S:
             onsets.append(t_s)
     return onsets
+
+
+def mark_offsets_ms(path: Path, rendered: list[int], marks: list[int]) -> list[float]:
+    """Voice minus face (ms) for each burst heard in ``path``: its onset against the time the
+    file shows its mark's frame. ``rendered``: the sequence numbers of the file's video frames,
+    in order (marks must be among them)."""
+    with av.open(str(path)) as container:
+        shown = [float(f.pts * f.time_base) for f in container.decode(video=0)]
+    shown_at = dict(zip(rendered, shown, strict=False))
+    mark_s = [shown_at[mark] for mark in marks if mark in shown_at]
+    offsets = []
+    for onset in burst_onsets_s(path):
+        nearest = min(mark_s, key=lambda t: abs(t - onset))
+        offsets.append(1000 * (onset - nearest))
+    return offsets
