@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facecodec import demo_clip
-from facecodec.bitrate import load_table
+from facecodec.bitrate import RateTable, load_table
 from facecodec.call.loopback import LoopbackCall, LoopbackConfig
 from facecodec.call.render import RenderConfig, RenderPolicy
 from facecodec.call.report import summarize
@@ -74,17 +74,23 @@ def runs(clips: list[Path], out: Path) -> list[Run]:
     return plan
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def setup(doc: str, out: Path) -> tuple[argparse.Namespace, RateTable, Receiver]:
+    """A call benchmark's flags (--clips, --data, --out), one torch thread, the rate table
+    and a CPU receiver."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=Path("runs/call_rates"))
+    parser.add_argument("--out", type=Path, default=out)
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)  # leave a core to the call
     args.out.mkdir(parents=True, exist_ok=True)
-    table, receiver = load_table(), Receiver(device="cpu")
+    return args, load_table(), Receiver(device="cpu")
+
+
+def main() -> None:
+    args, table, receiver = setup(__doc__, Path("runs/call_rates"))
     results = []
     for run in runs(held_out_clips(args.data, args.clips), args.out):
         rendering = run.config.render.every > 0

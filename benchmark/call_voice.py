@@ -16,20 +16,17 @@ prints the table.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from facecodec.benchmark.call_rates import REPO, held_out_clips
+from facecodec.benchmark.call_rates import held_out_clips, setup
 from facecodec.benchmark.voice_clips import clip_with_marks, mark_offsets_ms
-from facecodec.bitrate import load_table
 from facecodec.call.loopback import LoopbackCall, LoopbackConfig
 from facecodec.call.render import RenderConfig
 from facecodec.call.report import summarize
 from facecodec.call.send_session import SendConfig
-from facecodec.receiver.receiver import Receiver
 from facecodec.sender.capture import open_source
 from facecodec.transport import Impairment, eventloop
 from facecodec.transport.audio import AudioConfig
@@ -60,16 +57,7 @@ def call(clip: Path, out: Path, name: str, voice: bool, loss: float) -> Loopback
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", type=int, default=3)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=Path("runs/call_voice"))
-    args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(1)  # leave a core to the call
-    args.out.mkdir(parents=True, exist_ok=True)
-    table, receiver = load_table(), Receiver(device="cpu")
+    args, table, receiver = setup(__doc__, Path("runs/call_voice"))
     results = []
     for source in held_out_clips(args.data, args.clips):
         clip, marks = marked_clip(source, args.out)
