@@ -18,6 +18,17 @@ from facecodec.training.splits import is_validation
 EXPRESSION_DIMS = 50
 
 
+@dataclass(frozen=True)
+class PairSampling:
+    """How a pair's driving frame is chosen within the source's clip."""
+
+    far_share: float = 0.5
+    """Share of the pairs whose driver is the farthest in head pose (ClipStore.pose_distance)
+    of ``candidates`` frames drawn from the clip; the others take the first candidate, a
+    uniform draw. Head turns and moves are where the output smears and lags the most."""
+    candidates: int = 8
+
+
 @dataclass
 class PoseBatch:
     """Face-prior parameters of a batch of frames."""
@@ -151,19 +162,32 @@ class ClipStore:
         )
 
     def sample_indices(
-        self, batch: int, generator: torch.Generator
+        self, batch: int, generator: torch.Generator, sampling: PairSampling = PairSampling()
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Random (source, driving) frame indices, both valid and from the same clip."""
+        """Random (source, driving) frame indices (B,), both valid and from the same clip; a
+        share of the drivers is the farthest in head pose of several candidates."""
         count = len(self.valid_index)
         source = self.valid_index[
             torch.randint(count, (batch,), generator=generator, device=self.device)
         ]
         clip = self.clip_of_frame[source]
-        start, length = self.clip_start[clip], self.clip_length[clip]
-        offset = (torch.rand(batch, generator=generator, device=self.device) * length).long()
-        driving = start + offset
-        driving = torch.where(self.valid[driving], driving, source)
-        return source, driving
+        start, length = self.clip_start[clip, None], self.clip_length[clip, None]
+        shape = (batch, max(1, sampling.candidates))
+        offset = (torch.rand(shape, generator=generator, device=self.device) * length).long()
+        candidates = start + offset
+        candidates = torch.where(self.valid[candidates], candidates, source[:, None])
+        far = torch.rand(batch, generator=generator, device=self.device) < sampling.far_share
+        farthest = self.pose_distance(source[:, None], candidates).argmax(1)
+        pick = torch.where(far, farthest, 0)
+        return source, candidates.gather(1, pick[:, None]).squeeze(1)
+
+    def pose_distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Head-pose distance between frames a and b (broadcast index tensors): the rotation
+        angles' difference in radians plus the in-image translation's in crop units (half the
+        crop), so a 0.2 rad (11 degree) turn counts like a shift by a tenth of the frame."""
+        turn = (self.rotation[a] - self.rotation[b]).norm(dim=-1)
+        shift = (self.translation[a, ..., :2] - self.translation[b, ..., :2]).norm(dim=-1)
+        return turn + shift
 
 
 def augment(batch: PairBatch, generator: torch.Generator, flip_p: float = 0.5) -> PairBatch:

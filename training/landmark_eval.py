@@ -20,17 +20,7 @@ from tqdm import tqdm
 
 from facecodec.sender.landmarks import FaceLandmarker
 from facecodec.training.data import decode_clip
-
-MOUTH_LANDMARKS = np.array(
-    sorted(
-        {
-            0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181,
-            185, 191, 267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375,
-            402, 405, 409, 415,
-        }
-    )
-)  # fmt: skip
-"""MediaPipe's lip contour vertices (FACEMESH_LIPS)."""
+from facecodec.training.regions import MOUTH_LANDMARKS
 
 
 @dataclass

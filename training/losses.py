@@ -16,14 +16,15 @@ KEYPOINT_DEPTH = 0.33
 """face-vid2vid's keypoint prior: target mean depth of the keypoints."""
 
 
-def perceptual_loss(
+def perceptual_distances(
     vgg: VGG16Features,
     output: torch.Tensor,
     target: torch.Tensor,
     scales: tuple[float, ...] = PYRAMID_SCALES,
-) -> torch.Tensor:
-    """Multi-scale VGG16 L1 feature distance, summed over layers and scales."""
-    total = output.new_zeros(())
+) -> list[torch.Tensor]:
+    """Multi-scale VGG16 feature distances: per scale and layer, the channel-mean L1 distance
+    map (B, 1, h, w) in float32."""
+    maps = []
     for s in scales:
         out_s, tgt_s = output, target
         if s != 1.0:
@@ -32,7 +33,18 @@ def perceptual_loss(
         with torch.no_grad():
             tgt_features = vgg(tgt_s)
         for fo, ft in zip(vgg(out_s), tgt_features, strict=True):
-            total = total + (fo.float() - ft.float()).abs().mean()
+            maps.append((fo.float() - ft.float()).abs().mean(1, keepdim=True))
+    return maps
+
+
+def masked_means(distances: list[torch.Tensor], masks: torch.Tensor) -> torch.Tensor:
+    """(R,) the distance maps' means inside each of R soft masks (B, R, S, S), summed over the
+    maps (scales and layers), each sample's region weighing alike."""
+    total = masks.new_zeros(masks.shape[1])
+    for d in distances:
+        m = nnf.adaptive_avg_pool2d(masks, d.shape[-2:])
+        inside = (d * m).sum((2, 3)) / m.sum((2, 3)).clamp_min(1e-6)
+        total = total + inside.mean(0)
     return total
 
 

@@ -27,7 +27,7 @@ from facecodec.receiver import config as model_configs
 from facecodec.receiver.weights import load_weights
 from facecodec.sender.face_model import FaceModel
 from facecodec.training import losses, state, validate
-from facecodec.training.data import EXPRESSION_DIMS, ClipStore, PairBatch, augment
+from facecodec.training.data import EXPRESSION_DIMS, ClipStore, PairBatch, PairSampling, augment
 from facecodec.training.discriminator import MultiScaleDiscriminator
 from facecodec.training.model import (
     BaselineGenerator,
@@ -40,6 +40,7 @@ from facecodec.training.model import (
 )
 from facecodec.training.objective import LossWeights, Objective
 from facecodec.training.plots import plot_losses
+from facecodec.training.regions import FaceRegions
 from facecodec.training.schedule import Schedule
 from facecodec.training.vgg import VGG16Features
 
@@ -76,15 +77,23 @@ class TrainConfig:
     """Training time of this chunk, before saving the state and validating."""
     max_steps: int = 0
     """Stop after this many steps in this chunk (0: no limit), for smoke tests."""
-    perceptual_weight: float = 10.0
-    perceptual_scales: int = 3
+    perceptual_weight: float = LossWeights.perceptual
+    perceptual_scales: int = LossWeights.perceptual_scales
     """Levels of the perceptual loss's image pyramid (1, 1/2, 1/4)."""
-    adversarial_weight: float = 1.0
-    feature_matching_weight: float = 10.0
-    equivariance_weight: float = 10.0
-    keypoint_prior_weight: float = 10.0
-    head_pose_weight: float = 10.0
-    deformation_weight: float = 5.0
+    adversarial_weight: float = LossWeights.adversarial
+    feature_matching_weight: float = LossWeights.feature_matching
+    eyes_weight: float = LossWeights.eyes
+    """Perceptual distance inside the eyes (training/regions.py)."""
+    mouth_weight: float = LossWeights.mouth
+    background_weight: float = LossWeights.background
+    """Perceptual distance outside both frames' heads: the background kept still."""
+    equivariance_weight: float = BaselineWeights.equivariance
+    keypoint_prior_weight: float = BaselineWeights.keypoint_prior
+    head_pose_weight: float = BaselineWeights.head_pose
+    deformation_weight: float = BaselineWeights.deformation
+    far_pose_share: float = PairSampling.far_share
+    """Share of the pairs whose driver is the farthest in head pose of several candidates."""
+    far_pose_candidates: int = PairSampling.candidates
     seed: int = 0
     init_weights: str = ""
     """Start a new state from exported weights (training/export.py) in this folder, when there
@@ -151,7 +160,12 @@ class Run:
             cfg.perceptual_scales,
             cfg.adversarial_weight,
             cfg.feature_matching_weight,
+            cfg.eyes_weight,
+            cfg.mouth_weight,
+            cfg.background_weight,
         )
+        self.sampling = PairSampling(cfg.far_pose_share, cfg.far_pose_candidates)
+        self.regions = FaceRegions(face_model, self.image_size).to(self.device)
         self.objective = Objective(weights, self.vgg, self.discriminator, self.disc_ddp)
         self.compile_losses(cfg.compile)
         self.train = ClipStore(
@@ -277,13 +291,17 @@ class Run:
         self, batch: PairBatch, drawn: PriorInputs | torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(prediction, weighted generator loss terms): what torch.compile sees of a step."""
+        masks = self.regions(
+            batch.identity, batch.source_params, batch.driving_params, batch.flipped
+        )
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda"):
             prediction, terms = self.forward(batch, drawn)
-            return prediction, terms | self.objective.generator_terms(prediction, batch.driving)
+            image_terms = self.objective.generator_terms(prediction, batch.driving, masks)
+            return prediction, terms | image_terms
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One generator and one discriminator update; the loss terms stay on the device."""
-        source, driving = self.train.sample_indices(self.cfg.batch_size, self.rng)
+        source, driving = self.train.sample_indices(self.cfg.batch_size, self.rng, self.sampling)
         batch = augment(self.train.pair(source, driving), self.rng)
         drawn = self.draw(batch)
         self.discriminator.requires_grad_(False)

@@ -18,6 +18,12 @@ POOL_AFTER = frozenset({2, 7, 14})
 TAP_AFTER = (2, 7, 14, 21)
 """relu1_2, relu2_2, relu3_3, relu4_3: the features compared by the loss."""
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+FEATURE_SCALE = 1 / (255 * 0.226)
+"""The features are returned at the scale of an ImageNet-normalised VGG (input in units of the
+pixel standard deviation, 0.226 of [0, 1], rather than of 1/255): the scale at which
+first-order-model's loss weights (perceptual 10, adversarial 1, feature matching 10) balance.
+At the Caffe scale the perceptual term weighed 57 times what those weights intend against
+the adversarial and feature-matching terms."""
 
 
 class VGG16Features(nn.Module):
@@ -43,7 +49,7 @@ class VGG16Features(nn.Module):
         for i, conv in zip(CONV_INDICES, self.convs, strict=True):
             x = torch.relu(conv(x))
             if i in TAP_AFTER:
-                taps.append(x)
+                taps.append(x * FEATURE_SCALE)
             if i in POOL_AFTER:
                 x = torch.nn.functional.max_pool2d(x, 2)
         return taps
