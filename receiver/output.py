@@ -35,6 +35,8 @@ OPENCV_FOURCC = {".mkv": "FFV1", ".avi": "MJPG"}
 """OpenCV's codec per suffix; anything else MPEG-4 part 2 (what its wheels can write)."""
 TIME_BASE = Fraction(1, 1000)
 AUDIO_CODEC = "aac"
+AUDIO_SLACK_PER_S = 100
+"""Audio written within 1/100 s of where the last ended continues it (rounding of times)."""
 AUDIO_BITRATE = 64_000
 """Far above the call's Opus: the file adds no loss of its own that anyone would hear."""
 WINDOW_TITLE = "facecodec"
@@ -62,6 +64,9 @@ class VideoOutput:
         self._stream = None
         self._audio = self._open_audio(audio_rate) if audio_rate else None
         self._audio_pts: int | None = None
+        """Sample position of the next audio frame to encode."""
+        self._audio_end: int | None = None
+        """Sample position where the audio written so far ends."""
         self._audio_waiting: list[np.ndarray] = []
         self._origin_ms: float | None = None
         self._last_pts = -1
@@ -88,13 +93,22 @@ class VideoOutput:
             self.frames += 1
 
     def write_audio(self, samples: np.ndarray, t_ms: float) -> None:
-        """(N,) int16 mono samples playing from ``t_ms``; successive calls continue one
-        another (the time of the first call places them all)."""
+        """(N,) int16 mono samples playing from ``t_ms``. Calls normally continue one another;
+        a later ``t_ms`` (a new call) leaves silence before them, an earlier one drops what
+        overlaps."""
         assert self._audio is not None, "VideoOutput made without audio_rate"
         with self._lock:
-            if self._audio_pts is None:
-                rate = self._audio.codec_context.sample_rate
-                self._audio_pts = max(0, round((t_ms - self._origin(t_ms)) * rate / 1000))
+            rate = self._audio.codec_context.sample_rate
+            position = max(0, round((t_ms - self._origin(t_ms)) * rate / 1000))
+            if self._audio_end is None:
+                self._audio_pts = self._audio_end = position
+            gap = position - self._audio_end
+            if abs(gap) > rate // AUDIO_SLACK_PER_S:
+                if gap > 0:
+                    samples = np.concatenate([np.zeros(gap, np.int16), samples])
+                else:
+                    samples = samples[-gap:]
+            self._audio_end += len(samples)
             self._audio_waiting.append(samples)
             if self._stream is not None:
                 self._flush_audio()
