@@ -3,18 +3,22 @@
 A new caller who knows the token replaces the current call: a sender that restarted (or
 crashed, which the old connection may take half a minute to notice) gets through at once, and
 the output (file, window) goes on across calls. Callers who do not know the token are refused
-by the signaling server before any call state exists.
+by the signaling server before any call state exists. With ``audio_outputs`` a caller's voice
+is played on the same schedule as its face (call.synced_playout) into those outputs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from facecodec.transport import Call, SignalingServer
 
+from .audio_playout import AudioOutput, AudioPlayout
 from .edits import ParamsEditor
 from .receive_session import FrameSink, ReceiveConfig, ReceiveSession, ReceiveStats
+from .synced_playout import SyncedPlayout
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +32,14 @@ class ReceiveService:
         sink: FrameSink,
         config: ReceiveConfig | None = None,
         editor: ParamsEditor | None = None,
+        audio_outputs: list[AudioOutput] | None = None,
     ) -> None:
         self.server = server
         self.sink = sink
         self.config = config or ReceiveConfig()
         self.editor = editor
+        self.audio_outputs = audio_outputs
+        """Where callers' voices go; None: voices are ignored (the face plays on its own)."""
         self.session: ReceiveSession | None = None
         self.finished: list[ReceiveStats] = []
         """Stats of the calls that ended, in order."""
@@ -76,8 +83,15 @@ class ReceiveService:
     ) -> asyncio.Task[ReceiveStats]:
         if current is not None:
             await self._hang_up(current)
-        self.session = ReceiveSession(call, self.sink, self.config, editor=self.editor)
-        return asyncio.ensure_future(self.session.run())
+        if self.audio_outputs is None:
+            self.session = ReceiveSession(call, self.sink, self.config, editor=self.editor)
+            return asyncio.ensure_future(self.session.run())
+        playout = SyncedPlayout(call.audio_in, self.config.nominal_fps)
+        self.session = ReceiveSession(
+            call, self.sink, self.config, editor=self.editor, playout=playout
+        )
+        voice = AudioPlayout(call.audio_in, playout, self.audio_outputs)
+        return asyncio.ensure_future(_with_voice(self.session, call, voice))
 
     async def _hang_up(self, current: asyncio.Task[ReceiveStats]) -> None:
         assert self.session is not None
@@ -90,3 +104,16 @@ class ReceiveService:
         if self.session is not None:
             await self.session.call.close()
         self.session = None
+
+
+async def _with_voice(session: ReceiveSession, call: Call, voice: AudioPlayout) -> ReceiveStats:
+    """``session.run()``, with ``voice`` playing until the call's audio track ends."""
+    playing = asyncio.ensure_future(voice.run())
+    try:
+        return await session.run()
+    finally:
+        await call.close()  # ends the audio track, so the voice plays out what it has
+        if call.audio_in.track is None:  # the caller sent no voice
+            playing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await playing

@@ -6,7 +6,10 @@ Callers without the token are refused; a new caller with it replaces the current
 that restarted), and the output goes on. The receiver renders on the GPU if there is one; on a
 CPU a frame takes about a second, so by default only the newest frame is rendered whenever the
 renderer is free (``--render latest``). ``--render all`` renders every scheduled frame into the
-file, falling behind on a CPU. Ctrl-C or SIGTERM ends it; the file is finished either way.
+file, falling behind on a CPU. A caller's voice plays where a sound device exists (sounddevice,
+``pip install 'facecodec[audio]'``) and goes into the file's audio track, the face drawn when
+its audio plays; ``--no-audio`` ignores it. Ctrl-C or SIGTERM ends it; the file is finished
+either way.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import contextlib
 from pathlib import Path
 
 from facecodec.call.arguments import add_render_arguments, add_token_argument, render_setup
+from facecodec.call.audio_device import Speaker, open_speaker
+from facecodec.call.audio_playout import AudioOutput
 from facecodec.call.playout import NOMINAL_FPS
 from facecodec.call.receive_service import ReceiveService
 from facecodec.call.render import RenderedFrame, RenderOutput, RenderPolicy, RenderStage
@@ -25,6 +30,7 @@ from facecodec.editing import Editor
 from facecodec.editing.args import add_edit_arguments, edit_config
 from facecodec.receiver.output import VideoOutput, Window, display_available, side_by_side
 from facecodec.transport import SignalingServer, eventloop, resolve_token
+from facecodec.transport.audio import SAMPLE_RATE
 from facecodec.transport.signaling import parse_address
 
 
@@ -47,6 +53,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-window", action="store_true", help="no window even with a display")
     parser.add_argument(
+        "--no-audio",
+        action="store_true",
+        help="ignore callers' voices (by default they play where a sound device exists and go "
+        "into --output's audio track, in sync with the face)",
+    )
+    parser.add_argument(
         "--calls", type=int, default=None, metavar="N", help="stop after N calls (default: never)"
     )
     parser.add_argument("--quiet", action="store_true", help="no status line")
@@ -62,24 +74,41 @@ def run(args: argparse.Namespace) -> int:
     edits = edit_config(args)
     editor = Editor(edits) if edits.active else None
     outputs: list[RenderOutput] = []
-    video = VideoOutput(args.output, NOMINAL_FPS) if args.output else None
+    audio_rate = None if args.no_audio else SAMPLE_RATE
+    video = VideoOutput(args.output, NOMINAL_FPS, audio_rate) if args.output else None
     window = Window() if display_available() and not args.no_window else None
     for sink in (video, window):
         if sink is not None:
             outputs.append(_output(sink, args.side_by_side))
     stage = RenderStage(render_config, receiver, outputs)
+    speaker, voices = _voice_outputs(args.no_audio, video)
     try:
-        eventloop.run(_receive(args, host, port, token, stage, editor))
+        eventloop.run(_receive(args, host, port, token, stage, editor, voices))
     except KeyboardInterrupt:
         pass
     finally:
         stage.close()
-        for sink in (video, window):
+        for sink in (video, window, speaker):
             if sink is not None:
                 sink.close()
     if video is not None:
         print(f"wrote {video.path} ({video.frames} frames)" if video.frames else "no frames drawn")
     return 0
+
+
+def _voice_outputs(
+    no_audio: bool, video: VideoOutput | None
+) -> tuple[Speaker | None, list[AudioOutput] | None]:
+    """Where callers' voices go: the sound device (where there is one) and the video file;
+    None with ``--no-audio``."""
+    if no_audio:
+        return None, None
+    speaker, note = open_speaker()
+    print(note)
+    voices: list[AudioOutput] = [] if speaker is None else [speaker]
+    if video is not None:
+        voices.append(video.write_audio)
+    return speaker, voices
 
 
 def _output(sink: VideoOutput | Window, keyframe_beside: bool) -> RenderOutput:
@@ -100,10 +129,11 @@ async def _receive(
     token: str,
     stage: RenderStage,
     editor: Editor | None,
+    voices: list[AudioOutput] | None,
 ) -> None:
     async with await SignalingServer.start(host, port, token) as server:
         print(f"listening on {host}:{server.address[1]}")
-        service = ReceiveService(server, stage, editor=editor)
+        service = ReceiveService(server, stage, editor=editor, audio_outputs=voices)
         status = None
         if not args.quiet:
             status = asyncio.ensure_future(show_status(lambda: _lines(service, stage)))
