@@ -133,11 +133,12 @@ class Microphone(AudioSource):
         self._loop.call_soon_threadsafe(self._queue.put_nowait, data[:, 0].copy())
 
 
-def open_audio(spec: str) -> AudioSource:
-    """The audio of ``open_source``'s ``spec``: a camera's microphone (``camera:N``: the
-    default input device) or a file's track; NoAudioError if there is none."""
+def open_audio(spec: str, device: str | None = None) -> AudioSource:
+    """The audio that goes with ``open_source``'s ``spec``: for a camera (``camera:N``) the
+    microphone ``device`` (a name or index sounddevice knows; None: the default input), for a
+    file its audio track. NoAudioError if there is none. Needs a running event loop."""
     from facecodec.sender.capture import CAMERA_PREFIX
 
     if spec.startswith(CAMERA_PREFIX):
-        return Microphone()
+        return Microphone(int(device) if device and device.isdigit() else device)
     return FileAudio(spec)

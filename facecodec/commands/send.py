@@ -2,6 +2,9 @@
 ``facecodec receive`` and send a face at a few kilobits per second (docs/call.md).
 
 A camera is read as it delivers; a file is sent at its frame rate, as a camera would be. The
+voice goes along as Opus (``--audio-bitrate``, default 8kbps) on a WebRTC audio track of the
+same connection: a file's audio track, or with a camera the microphone (``--audio-device``);
+without one it says so and sends the face only, as with ``--no-audio``. The
 status line shows the capture rate, the payload and wire bit rates of the last second, the
 operating point, the loss and the round-trip time. Every controller decision goes to a JSON
 lines log, plotted at the end (target against achieved payload and wire bit rate).
@@ -19,14 +22,18 @@ from pathlib import Path
 from facecodec.bitrate import DecisionLog, RateTable
 from facecodec.bitrate.plot import plot_log
 from facecodec.call.arguments import (
+    add_audio_arguments,
     add_rate_arguments,
     add_token_argument,
+    audio_config,
     duration_argument,
     input_spec,
     is_camera,
     rate_table,
     send_config,
 )
+from facecodec.call.audio_send import AudioSender
+from facecodec.call.audio_source import AudioSource, NoAudioError, open_audio
 from facecodec.call.capture_loop import CaptureConfig, CaptureLoop
 from facecodec.call.edits import ParamsEditor
 from facecodec.call.send_session import SendConfig, SendSession, SendStats
@@ -36,6 +43,7 @@ from facecodec.editing.args import add_edit_arguments, edit_config
 from facecodec.sender.capture import open_source
 from facecodec.sender.prior import MediaPipePrior
 from facecodec.transport import Call, eventloop, resolve_token
+from facecodec.transport.audio import AudioConfig, OpusSendTrack
 from facecodec.transport.signaling import parse_address
 
 LOG_DIR = Path("runs")
@@ -60,6 +68,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_token_argument(parser)
     add_rate_arguments(parser)
+    add_audio_arguments(parser)
+    parser.add_argument(
+        "--audio-device",
+        default=None,
+        metavar="NAME",
+        help="microphone to send with a camera (a name or index; default: the system's input)",
+    )
     parser.add_argument("--frames", type=int, default=None, metavar="N", help="stop after N")
     parser.add_argument(
         "--log",
@@ -93,6 +108,9 @@ class _Plan:
     frames: int | None
     connect_timeout_s: float
     quiet: bool
+    audio: AudioConfig | None
+    """None: the face only (``--no-audio``)."""
+    audio_device: str | None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         frames=args.frames,
         connect_timeout_s=args.connect_timeout / 1000,
         quiet=args.quiet,
+        audio=audio_config(args, None),
+        audio_device=args.audio_device,
     )
     log_path = args.log or LOG_DIR / time.strftime("send-%Y%m%d-%H%M%S.jsonl")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,9 +154,12 @@ async def _send(plan: _Plan, log: DecisionLog, sessions: list[SendSession]) -> N
         prior,
         CaptureConfig(pace=not is_camera(plan.source), max_frames=plan.frames),
     )
+    voice: AudioSource | None = None
     try:
         await capture.open()
-        call = await _dial(plan.address, plan.token, plan.connect_timeout_s)
+        voice = _open_voice(plan)
+        track = OpusSendTrack(plan.audio) if voice is not None and plan.audio else None
+        call = await _dial(plan.address, plan.token, plan.connect_timeout_s, track)
         async with call:
             session = SendSession(
                 call,
@@ -152,23 +175,43 @@ async def _send(plan: _Plan, log: DecisionLog, sessions: list[SendSession]) -> N
             status = None
             if not plan.quiet:
                 status = asyncio.ensure_future(show_status(lambda: [send_line(session.stats)]))
+            frames, speaking = capture.frames(), None
+            if voice is not None:
+                sender = AudioSender(call, voice, capture.fps)
+                frames, speaking = sender.tap(frames), asyncio.ensure_future(sender.run())
             try:
-                await session.run(capture.frames())
+                await session.run(frames)
                 await asyncio.sleep(HANG_UP_DELAY_S)
             finally:
-                if status is not None:
-                    status.cancel()
+                for task in (status, speaking):
+                    if task is not None:
+                        task.cancel()
     finally:
         prior.close()
+        if voice is not None:
+            voice.close()
 
 
-async def _dial(address: tuple[str, int], token: str, timeout_s: float) -> Call:
+def _open_voice(plan: _Plan) -> AudioSource | None:
+    """The voice to send with the input, or None (``--no-audio``, or none there: said so)."""
+    if plan.audio is None:
+        return None
+    try:
+        return open_audio(plan.source, plan.audio_device)
+    except NoAudioError as exc:
+        print(f"{exc}: sending the face only", file=sys.stderr)
+        return None
+
+
+async def _dial(
+    address: tuple[str, int], token: str, timeout_s: float, audio: OpusSendTrack | None
+) -> Call:
     """Call the receiver, trying again while nothing listens there yet (a receiver starting up
     at the same time, as in docker/compose.yaml)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:
-            return await Call.dial(*address, token)
+            return await Call.dial(*address, token, audio=audio)
         except ConnectionRefusedError:  # no receiver yet
             if asyncio.get_running_loop().time() > deadline:
                 raise ConnectionError(
