@@ -57,8 +57,13 @@ def burst_onsets_s(path: Path) -> list[float]:
     """Times (s, file timeline) where bursts start in ``path``'s audio track."""
     with av.open(str(path)) as container:
         frames = list(container.decode(audio=0))
-    first_s = float(frames[0].pts * frames[0].time_base)
     samples = np.concatenate([f.to_ndarray()[0] for f in frames])
+    return burst_onsets(samples, float(frames[0].pts * frames[0].time_base))
+
+
+def burst_onsets(samples: np.ndarray, start_s: float) -> list[float]:
+    """Times (s) where bursts start in (N,) 48 kHz ``samples`` (floats in [-1, 1]) that
+    start at ``start_s``."""
     # 5 ms windows: loud ones after a quiet one start a burst, unless a burst started less
     # than half a second before (a lost or late packet leaves a gap inside a burst).
     window = RATE // 200
@@ -66,7 +71,7 @@ def burst_onsets_s(path: Path) -> list[float]:
     loud = np.sqrt(np.mean(windows**2, axis=1)) > 0.1
     onsets: list[float] = []
     for start in np.flatnonzero(loud[1:] & ~loud[:-1]) + 1:
-        t_s = first_s + start * window / RATE
+        t_s = start_s + start * window / RATE
         if not onsets or t_s - onsets[-1] > MERGE_S:
             onsets.append(t_s)
     return onsets

@@ -4,22 +4,32 @@ channels), and the bursts found again in the output file next to the frames they
 
 from __future__ import annotations
 
+import asyncio
+
+import numpy as np
 import pytest
 import torch
-from call_inputs import TARGET_BPS, clip, prior, rate_table, run
+from call_inputs import SEND, TARGET_BPS, Played, clip, prior, rate_table, run
 
-from facecodec.benchmark.voice_clips import clip_with_marks, mark_offsets_ms
+from facecodec.benchmark.voice_clips import burst_onsets, clip_with_marks, mark_offsets_ms
+from facecodec.call.audio_send import AudioSender
+from facecodec.call.audio_source import FileAudio
+from facecodec.call.capture_loop import CaptureConfig, CaptureLoop
 from facecodec.call.loopback import LoopbackCall, LoopbackConfig
+from facecodec.call.receive_service import ReceiveService
 from facecodec.call.render import RenderConfig
 from facecodec.call.report import summarize
-from facecodec.call.send_session import SendConfig
+from facecodec.call.send_session import SendConfig, SendSession
 from facecodec.receiver.receiver import Receiver
-from facecodec.transport import Impairment
-from facecodec.transport.audio import AudioConfig
+from facecodec.sender.capture import open_source
+from facecodec.transport import Call, Impairment, SignalingServer
+from facecodec.transport.audio import AudioConfig, OpusSendTrack
+from facecodec.transport.call import LOOPBACK_HOST
 
 FRAMES = 100
 MARKS = [25, 50, 75]
 """Burst frames, rendered (every 25th frame): three CPU renders."""
+TOKEN = "audio-test-token-0123"
 LEADS_MS, TRAILS_MS = 45.0, 125.0
 """ITU-R BT.1359: a voice leading the face by more, or trailing it by more, is detectable."""
 
@@ -62,3 +72,46 @@ def test_each_mark_of_the_voice_plays_with_its_frame(tmp_path, loss: float) -> N
     sent_share = result.audio.sent.packets / (result.audio.sent.packets + result.audio.sent.dropped)
     assert voice["wire_kbps"] == pytest.approx(sent_share * (8.0 + 8 * 62 / 60), abs=0.1)
     assert voice["offset_ms"]["frames"] > 0
+
+
+def test_a_receiving_service_plays_a_callers_voice_on_its_faces_schedule(tmp_path) -> None:
+    """``facecodec receive``'s loop (no rendering): each burst comes out of the voice's output
+    when the playout puts out its frame."""
+    source = clip_with_marks(clip(), tmp_path / "marked.mp4", FRAMES, MARKS)
+    heard: list[tuple[np.ndarray, float]] = []
+    played = Played()
+
+    async def send(port: int) -> None:
+        face_prior, voice = prior(), FileAudio(source)
+        capture = CaptureLoop(
+            lambda: open_source(source), face_prior, CaptureConfig(max_frames=FRAMES)
+        )
+        try:
+            await capture.open()
+            track = OpusSendTrack(AudioConfig())
+            async with await Call.dial(LOOPBACK_HOST, port, TOKEN, audio=track) as call:
+                sender = AudioSender(call, voice, capture.fps)
+                speaking = asyncio.ensure_future(sender.run())
+                session = SendSession(call, face_prior, rate_table(), SEND, capture.fps)
+                await session.run(sender.tap(capture.frames()))
+                await asyncio.sleep(0.5)  # the last frames and audio arrive
+                speaking.cancel()
+        finally:
+            face_prior.close()
+            voice.close()
+
+    async def scenario() -> None:
+        async with await SignalingServer.start(LOOPBACK_HOST, 0, TOKEN) as server:
+            outputs = [lambda samples, start_ms: heard.append((samples, start_ms))]
+            service = ReceiveService(server, played, audio_outputs=outputs)
+            serving = asyncio.ensure_future(service.run(max_calls=1))
+            await send(server.address[1])
+            await serving
+
+    run(scenario())
+    due_ms = {frame.params.seq: due for frame, due in played.frames}
+    samples = np.concatenate([chunk for chunk, _ in heard]).astype(np.float32) / 32768
+    onsets_ms = [1000 * t for t in burst_onsets(samples, heard[0][1] / 1000)]
+    assert len(onsets_ms) == len(MARKS)
+    for mark, onset in zip(MARKS, onsets_ms, strict=True):
+        assert -LEADS_MS <= onset - due_ms[mark] <= TRAILS_MS
