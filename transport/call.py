@@ -32,6 +32,7 @@ from .channel import ChannelStats, ControlChannel, FramesChannel
 from .feedback import LinkFeedback
 from .impairment import Impairment, ImpairmentStats
 from .inbox import Inbox
+from .link_emulator import EmulatedLink, LinkConfig, LinkStats
 from .report import ReceiverReport
 from .sequence import SequenceStats
 from .signaling import MessageType, Session, SignalingServer, dial
@@ -53,6 +54,8 @@ class CallConfig:
     """Link feedback kept for a consumer that reads it late (the latest matter most)."""
     impairment: Impairment | None = None
     """Seeded loss/reordering of this end's outgoing frames messages (tests, demos)."""
+    link: LinkConfig | None = None
+    """An emulated narrow, lossy link under everything this end sends (tests, demos)."""
     ice_servers: tuple[str, ...] = ()
     """STUN/TURN URLs for calls across NATs; none on a LAN or loopback."""
     connect_timeout_s: float = 15.0
@@ -72,6 +75,8 @@ class CallStats:
     """Bookkeeping of the frames messages this end received."""
     rtt_ms: float | None
     impairment: ImpairmentStats | None
+    link: LinkStats | None
+    """What the emulated link under this end's datagrams did, if there is one."""
 
     @property
     def wire_bytes_sent(self) -> int:
@@ -118,6 +123,7 @@ class Call:
         self._closed = asyncio.Event()
         self._reporter: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._link: EmulatedLink | None = None
         self._pc.on("connectionstatechange", self._on_connection_state)
 
     @classmethod
@@ -175,7 +181,17 @@ class Call:
             received_sequence=dataclasses.replace(self.frames.tracker.stats),
             rtt_ms=self.rtt_ms,
             impairment=dataclasses.replace(impaired.stats) if impaired else None,
+            link=_copy_link_stats(self._link),
         )
+
+    @property
+    def sending(self) -> bool:
+        """Whether something this end sent may still arrive: queued in SCTP, not yet
+        acknowledged (a lost frames message until SCTP gives it up), or on an emulated link."""
+        # aiortc keeps its queues private; they are the only record of what is in flight.
+        sctp = self._pc.sctp
+        queued = sctp is not None and bool(sctp._outbound_queue or sctp._sent_queue)
+        return queued or (self._link is not None and self._link.busy)
 
     async def close(self) -> None:
         """Hang up; the other end sees its channels close at once (SCTP abort)."""
@@ -188,6 +204,12 @@ class Call:
         self.control.close()
         self.frames.close()
         self.feedback.close()
+        if self._link is not None:
+            # The hang-up (SCTP ABORT) goes out directly: through the link it would be sent
+            # into an ICE transport closed before its delay is over, and the other end would
+            # wait for ICE's consent timeout (30 s) to notice.
+            self._link.close()
+            self._pc.sctp.transport.transport._send = self._link.transmit
         await self._pc.close()
         self._closed.set()
 
@@ -218,10 +240,20 @@ class Call:
             await asyncio.wait_for(self._settled.wait(), self._config.connect_timeout_s)
             if self.state != CallState.OPEN:
                 raise ConnectionError("the peer connection closed while connecting")
+            if self._config.link is not None:
+                self._emulate_link(self._config.link)
         except BaseException:
             await self.close()
             raise
         return self
+
+    def _emulate_link(self, config: LinkConfig) -> None:
+        """Put the link under the DTLS transport's datagrams, once the handshakes are done."""
+        # aiortc has no hook for this: the ICE transport's send is the one place every
+        # datagram of the connection passes.
+        ice = self._pc.sctp.transport.transport
+        self._link = EmulatedLink(config, ice._send)
+        ice._send = self._link.send
 
     def _on_channel_open(self) -> None:
         if self.state == CallState.CONNECTING and self.control.is_open and self.frames.is_open:
@@ -250,6 +282,15 @@ class Call:
             report = self.frames.report()
             if report is not None:
                 self.control.send_report(report)
+
+
+def _copy_link_stats(link: EmulatedLink | None) -> LinkStats | None:
+    if link is None:
+        return None
+    stats = link.stats
+    return dataclasses.replace(
+        stats, dropped=dict(stats.dropped), queue_delays_ms=stats.queue_delays_ms.copy()
+    )
 
 
 async def open_loopback_pair(
