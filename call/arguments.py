@@ -6,17 +6,28 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from facecodec import demo_clip
-from facecodec.bitrate import DEFAULT_TABLE_PATH, RateTable, bitrate_argument, load_table
+from facecodec.bitrate import (
+    DEFAULT_TABLE_PATH,
+    BitrateError,
+    RateTable,
+    bitrate_argument,
+    load_table,
+    parse_bitrate,
+)
 from facecodec.receiver.receiver import Receiver, pick_device
 from facecodec.sender.capture import CAMERA_PREFIX
 from facecodec.transport import Impairment
 from facecodec.transport.audio import AudioConfig
+from facecodec.transport.link_emulator import LinkConfig
 
 from .render import RenderConfig, RenderPolicy
 from .send_session import SendConfig
 
+T = TypeVar("T")
 DEMO_INPUT = "demo"
 """``--input demo``: the bundled demo clip."""
 DEFAULT_BITRATE = "2kbps"
@@ -26,6 +37,8 @@ CPU_RENDER_EVERY = 2
 """On a CPU a frame takes 0.5-1.5 s to render: every other frame of the 8-second demo clip
 (about 90 frames, 12.5 frames a second) renders in one to two minutes on two cores."""
 _DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*", re.IGNORECASE)
+_SHARE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*")
+LINK_FORMAT = "RATE,DELAY,LOSS as in 8kbps,100ms,1%, then jitter=20ms or queue=16000 if wanted"
 
 
 def parse_duration_ms(text: str) -> float:
@@ -40,12 +53,60 @@ def parse_duration_ms(text: str) -> float:
     return value
 
 
-def duration_argument(text: str) -> float:
-    """``parse_duration_ms`` for argparse's ``type=``."""
+def argparse_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """``parse`` for argparse's ``type=``: its ValueError's message reaches the user."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    return convert
+
+
+duration_argument = argparse_type(parse_duration_ms)
+
+
+def parse_link(text: str) -> LinkConfig:
+    """``--link``: ``RATE,DELAY,LOSS`` (``8kbps,100ms,1%``; later ones may be left out, ``-``
+    for no rate limit), then ``jitter=TIME`` and ``queue=BYTES`` -> one direction of the path;
+    ValueError saying what to write."""
+    fields = [field.strip() for field in text.split(",")]
+    named = dict(field.split("=", 1) for field in fields if "=" in field)
+    plain = [field for field in fields if "=" not in field]
+    unknown = set(named) - {"jitter", "queue"}
+    if len(plain) > 3 or not plain or unknown:
+        raise ValueError(f"bad link {text!r}: write {LINK_FORMAT}")
+    rate, delay, loss = (plain + ["0ms", "0%"][len(plain) - 1 :])[:3]
     try:
-        return parse_duration_ms(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+        return LinkConfig(
+            rate_bps=None if rate == "-" else parse_bitrate(rate),
+            delay_ms=_link_duration(delay),
+            jitter_ms=_link_duration(named.get("jitter", "0ms")),
+            loss=_share(loss),
+            queue_bytes=int(named.get("queue", LinkConfig.queue_bytes)),
+        )
+    except (BitrateError, ValueError) as exc:
+        raise ValueError(f"bad link {text!r}: {exc} (a link is {LINK_FORMAT})") from None
+
+
+link_argument = argparse_type(parse_link)
+
+
+def _link_duration(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0ms", "0s") else parse_duration_ms(text)
+
+
+def _share(text: str) -> float:
+    """``1%`` or ``0.01`` -> 0.01."""
+    match = _SHARE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"bad loss {text!r}: write e.g. 1% or 0.01")
+    value = float(match.group(1)) / (100.0 if match.group(2) else 1.0)
+    if value > 1.0:
+        raise ValueError(f"loss {text!r} is more than all")
+    return value
 
 
 def input_spec(text: str) -> str:

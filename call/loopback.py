@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from facecodec.sender.prior import FacePrior, MediaPipePrior
 from facecodec.transport import Call, CallConfig, Impairment
 from facecodec.transport.audio import SAMPLE_RATE, AudioConfig, AudioStats, OpusSendTrack
 from facecodec.transport.call import open_loopback_pair
+from facecodec.transport.link_emulator import LinkConfig, LinkStats
 
 from .audio_playout import AudioPlayout, AudioPlayoutStats
 from .audio_send import AudioSender
@@ -54,6 +56,8 @@ class LoopbackConfig:
     """Play the input again at its end (soak runs); ``max_frames`` then ends the call."""
     impairment: Impairment | None = None
     """Loss and reordering of the sender's frames messages (tests, demos)."""
+    link: LinkConfig | None = None
+    """An emulated path, the same both ways (each direction with its own seed)."""
     video: Path | None = None
     """Where to write the side-by-side video (input | received)."""
     log: Path | None = None
@@ -85,6 +89,8 @@ class CallResult:
     """Sender to receiver, everything (transport estimate): frames, keyframes, control, acks."""
     reverse_wire_bytes: int
     rtt_ms: float | None
+    link: tuple[LinkStats, LinkStats] | None
+    """What the emulated path did, forward (sender to receiver) and reverse."""
     seconds: float
     """From the first frame captured to the hang-up."""
     capture_fps: float
@@ -132,8 +138,11 @@ class LoopbackCall:
         config = self.config
         voice = self._voice()
         track = OpusSendTrack(config.audio) if voice is not None and config.audio else None
+        link = config.link
         listener, dialer = await open_loopback_pair(
-            CallConfig(), CallConfig(impairment=config.impairment), track
+            CallConfig(link=link and dataclasses.replace(link, seed=link.seed + 1)),
+            CallConfig(impairment=config.impairment, link=link),
+            track,
         )
         async with listener, dialer:
             capture = CaptureLoop(
@@ -169,6 +178,7 @@ class LoopbackCall:
             await self._delivered(sent, dialer)
             forward, reverse = dialer.stats.wire_bytes_sent, listener.stats.wire_bytes_sent
             rtt_ms = dialer.rtt_ms
+            paths = (dialer.stats.link, listener.stats.link)
             if audio_tasks:
                 audio_tasks[0].cancel()  # the input's audio may outlast its frames
             await dialer.close()
@@ -185,6 +195,7 @@ class LoopbackCall:
             forward_wire_bytes=forward,
             reverse_wire_bytes=reverse,
             rtt_ms=rtt_ms,
+            link=None if None in paths else paths,
             seconds=seconds,
             capture_fps=capture.fps,
             audio=audio,
@@ -192,7 +203,8 @@ class LoopbackCall:
 
     async def _delivered(self, sent: SendStats, dialer: Call) -> None:
         """Wait until the receiver has the keyframes and the frames messages that were sent
-        and not dropped on purpose: waiting a fixed time instead loses the last ones on a
+        and not dropped on purpose, or nothing is on its way any more over an emulated link
+        (which loses what it loses): waiting a fixed time instead loses the last ones on a
         loaded machine, and the receiver shows the last frame (concealed) meanwhile."""
         assert self.receive is not None
         impaired = dialer.stats.impairment
@@ -202,6 +214,9 @@ class LoopbackCall:
             got = self.receive.stats
             if got.messages >= expected and len(got.keyframes) >= len(sent.keyframes):
                 return
+            if self.config.link is not None and not dialer.sending:
+                await asyncio.sleep(POLL_MS / 1000)  # the last arrival reaches the session
+                return  # and the emulated link lost the rest
             await asyncio.sleep(POLL_MS / 1000)
 
     def _voice(self) -> FileAudio | None:

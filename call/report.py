@@ -67,6 +67,7 @@ def summarize(result: CallResult, config: LoopbackConfig) -> dict[str, object]:
             "rtt": None if result.rtt_ms is None else round(result.rtt_ms, 1),
         },
         "voice": _voice(result),
+        "link": _link(result, config),
     }
 
 
@@ -130,6 +131,7 @@ def markdown(summary: dict[str, object]) -> str:
         ("rendering per frame", f"{latency['render_s_per_frame']} s"),
         ("round-trip time", f"{latency['rtt']} ms"),
         *_voice_rows(summary["voice"]),
+        *_link_rows(summary["link"]),
     ]
     lines = [
         f"# Loopback call: {Path(str(summary['input'])).name}, {summary['seconds']} s",
@@ -163,6 +165,37 @@ def _voice_rows(voice: object) -> list[tuple[str, str]]:
             f"{offset['median_ms']} / {offset['p95_abs_ms']} ms over {offset['frames']} frames",
         ),
     ]
+
+
+def _link(result: CallResult, config: LoopbackConfig) -> dict[str, object] | None:
+    """What the emulated path was and did each way, or None without one."""
+    if config.link is None or result.link is None:
+        return None
+    forward, reverse = result.link
+    return {
+        "config": asdict(config.link),
+        "forward": forward.summary(),
+        "reverse": reverse.summary(),
+    }
+
+
+def _link_rows(link: object) -> list[tuple[str, str]]:
+    if not isinstance(link, dict):
+        return []
+    config = link["config"]
+    rate = "no rate limit" if config["rate_bps"] is None else f"{config['rate_bps'] / 1000} kbps"
+    rows = [("link (each way)", f"{rate}, {config['delay_ms']} ms, {config['loss']:.1%} loss")]
+    for direction in ("forward", "reverse"):
+        done = link[direction]
+        drops = ", ".join(f"{cause} {count}" for cause, count in done["dropped"].items())
+        delay = f"{done['queue_delay_median_ms']} / {done['queue_delay_p95_ms']} ms"
+        rows.append(
+            (
+                f"link {direction}: datagrams delivered (dropped) / queue delay median / p95",
+                f"{done['delivered']} of {done['datagrams']} ({drops}) / {delay}",
+            )
+        )
+    return rows
 
 
 def _kbps(bps: float | None) -> float | None:

@@ -38,6 +38,7 @@ from facecodec.transport import (
     TokenRefusedError,
 )
 from facecodec.transport.call import LOOPBACK_HOST, open_loopback_pair
+from facecodec.transport.link_emulator import LinkConfig
 
 TOKEN = "call-test-token-0123"
 RENDER_EVERY = 30
@@ -93,6 +94,27 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     # another clip's first frame by 74 in the median; the redrawn frame is soft and, when the
     # crop moved mid-call, drawn from another keyframe.
     assert np.abs(left - right).mean() < 50
+
+
+def test_a_call_through_a_narrow_lossy_link_reports_what_the_link_did(tmp_path) -> None:
+    """64 kbps, 100 ms each way, 1% loss under both real peers (the keyframe, about 15 KB on
+    this clip, takes two seconds of it)."""
+    link = LinkConfig(rate_bps=64_000, delay_ms=100, loss=0.01, seed=2)
+    config = LoopbackConfig(
+        input=clip(), send=SEND, render=RenderConfig(every=0), max_frames=100, link=link
+    )
+    result = run(LoopbackCall(config, rate_table(), None, prior()).run())
+    report = summarize(result, config)
+
+    sent, received = result.send, result.receive
+    assert received.keyframes == sent.keyframes  # reliable, through the loss
+    assert 0 < received.messages <= sent.messages and received.frames_decoded > 0
+    assert result.rtt_ms is not None and result.rtt_ms >= 2 * link.delay_ms
+    forward, reverse = report["link"]["forward"], report["link"]["reverse"]
+    assert forward["delivered"] > 0 and reverse["delivered"] > 0
+    assert forward["datagrams"] == forward["delivered"] + sum(forward["dropped"].values())
+    assert 0 <= forward["queue_delay_median_ms"] <= forward["queue_delay_p95_ms"]
+    assert report["link"]["config"]["rate_bps"] == 64_000
 
 
 def every_decoded_frame_came_out(received: ReceiveStats) -> bool:

@@ -23,6 +23,7 @@ from facecodec.call.arguments import (
     add_rate_arguments,
     add_render_arguments,
     audio_config,
+    link_argument,
     rate_table,
     render_setup,
     send_config,
@@ -65,6 +66,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="drop this share of the frames messages and of the voice's packets (and reorder a "
         "third as many) to watch concealment",
     )
+    parser.add_argument(
+        "--link",
+        type=link_argument,
+        default=None,
+        metavar="RATE,DELAY,LOSS",
+        help="an emulated path each way under everything the call sends, e.g. 8kbps,100ms,1% "
+        "(a rate limit with a bounded queue, one-way delay, random loss; jitter=20ms and "
+        "queue=BYTES may follow)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no status lines")
     add_rate_arguments(parser)
     add_audio_arguments(parser)
@@ -86,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         render=render,
         max_frames=args.frames,
         impairment=impairment,
+        link=args.link,
         video=out / "call.mp4",
         log=out / "decisions.jsonl",
         audio=audio_config(args, impairment),
