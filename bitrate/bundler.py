@@ -28,6 +28,9 @@ FRAMES_MESSAGE_OVERHEAD_BYTES = (
     PACKET_OVERHEAD_BYTES + FRAME_HEADER_BYTES + SCTP_CHUNK_ALIGNMENT_BYTES - 1
 )
 """Wire bytes of a frames message beyond its payload, at worst (98 B)."""
+WIRE_HEADROOM = 0.85
+"""Share of the wire target the bundling aims at: the controller's wire budget is a hard bound
+(bitrate.wire_budget) and drops frames that would break it."""
 
 
 def header_bps(interval_ms: float) -> float:
@@ -87,7 +90,7 @@ class Bundler(Generic[T]):
         wire_bps = self.config.wire_bitrate_bps
         if wire_bps is None:
             return self.config.max_latency_ms
-        room_bps = wire_bps - self._payload.rate_bps(now_ms)
+        room_bps = WIRE_HEADROOM * wire_bps - self._payload.rate_bps(now_ms)
         if room_bps <= 0:
             return self.config.max_latency_ms
         return min(self.config.max_latency_ms, FRAMES_MESSAGE_OVERHEAD_BYTES * 8000 / room_bps)

@@ -1,16 +1,20 @@
-"""How much the path carries, from receiver reports: the loss rule of Google's congestion
-control (GCC, draft-ietf-rmcat-gcc-02 section 6) plus a queueing check on the round-trip time.
+"""How much the path carries, from receiver reports: Google's congestion control (GCC,
+draft-ietf-rmcat-gcc-02), its delay rule (section 5: a growing one-way delay, seen by
+bitrate.delay_gradient, backs off to what got through) and its loss rule (section 6), plus a
+hard bound: a queue that holds more than the call's latency budget backs off to half of what
+got through, so it drains within a report or two.
 
-At a few kbps the call is rarely what fills a queue, but a congested or lossy path still is
-better served by sending less: the ceiling only ever lowers the user's target, never raises it.
+On a narrow link the call itself fills the queue, and the delay rule sees it seconds before
+the queue overflows into loss. The ceiling only ever lowers the user's target, never raises it.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from enum import Enum
 
 from facecodec.transport.feedback import LinkFeedback
+
+from .delay_gradient import DelayGradient, Usage
 
 LOSS_HIGH = 0.10
 """Above this loss fraction the ceiling drops by half the loss (GCC)."""
@@ -18,12 +22,10 @@ LOSS_LOW = 0.02
 """Below this loss fraction, with no queue, the ceiling grows (GCC)."""
 INCREASE_FACTOR = 1.08
 """Growth per report (about a second) on a clear path (GCC's 8%)."""
-QUEUE_DELAY_LIMIT_MS = 100.0
-"""Round-trip time this far above the path's recent minimum means a queue is building."""
-QUEUE_BACKOFF = 0.85
-"""On a queue, drop to this share of what the receiver got (GCC's beta)."""
-MIN_RTT_REPORTS = 30
-"""Reports over which the path's minimum round-trip time is taken."""
+OVERUSE_BACKOFF = 0.85
+"""On a growing queue, drop to this share of what the receiver got (GCC's beta)."""
+OVER_BOUND_BACKOFF = 0.5
+"""On a queue longer than the latency budget, drop to this share of what the receiver got."""
 MIN_CEILING_FRACTION = 0.25
 """The ceiling never drops below this share of the target."""
 
@@ -35,25 +37,33 @@ class PathState(Enum):
     """Some loss: hold."""
     LOSSY = 2
     """Heavy loss: back off in proportion."""
-    QUEUEING = 3
-    """Round-trip time well above its minimum: back off to what got through."""
+    OVERUSING = 3
+    """One-way delay growing (a queue filling): back off to what got through."""
+    UNDERUSING = 4
+    """One-way delay falling (the queue draining): hold until it is empty."""
+    OVER_BOUND = 5
+    """A queue longer than the latency budget: back off hard."""
 
 
 class RateCeiling:
     """The highest payload rate the path seems to carry, between a floor and the target."""
 
-    def __init__(self, target_bps: float) -> None:
+    def __init__(self, target_bps: float, max_queue_ms: float) -> None:
         self.target_bps = target_bps
+        self.max_queue_ms = max_queue_ms
+        """The latency budget a queue on the path must stay within."""
         self.bps = target_bps
         self.state = PathState.CLEAR
-        self._rtts_ms: deque[float] = deque(maxlen=MIN_RTT_REPORTS)
+        self.delay = DelayGradient()
 
     def update(self, feedback: LinkFeedback) -> float:
         """The new ceiling after one receiver report."""
         self.state = self._classify(feedback)
-        if self.state == PathState.QUEUEING:
-            got_bps = feedback.throughput_bps
-            self.bps = QUEUE_BACKOFF * (got_bps if got_bps is not None else self.bps)
+        got_bps = self.bps if feedback.throughput_bps is None else feedback.throughput_bps
+        if self.state == PathState.OVER_BOUND:
+            self.bps = min(self.bps, OVER_BOUND_BACKOFF * got_bps)
+        elif self.state == PathState.OVERUSING:
+            self.bps = min(self.bps, OVERUSE_BACKOFF * got_bps)
         elif self.state == PathState.LOSSY:
             self.bps *= 1 - 0.5 * feedback.loss_fraction
         elif self.state == PathState.CLEAR:
@@ -62,12 +72,15 @@ class RateCeiling:
         return self.bps
 
     def _classify(self, feedback: LinkFeedback) -> PathState:
-        if feedback.rtt_ms is not None:
-            self._rtts_ms.append(feedback.rtt_ms)
-            if feedback.rtt_ms - min(self._rtts_ms) > QUEUE_DELAY_LIMIT_MS:
-                return PathState.QUEUEING
+        usages = {self.delay.update(sample) for sample in feedback.delays}
+        if feedback.delays and self.delay.queue_delay_ms > self.max_queue_ms:
+            return PathState.OVER_BOUND
+        if Usage.OVERUSING in usages:
+            return PathState.OVERUSING
         if feedback.loss_fraction > LOSS_HIGH:
             return PathState.LOSSY
+        if Usage.UNDERUSING in usages:
+            return PathState.UNDERUSING
         if feedback.loss_fraction < LOSS_LOW:
             return PathState.CLEAR
         return PathState.UNCERTAIN

@@ -13,6 +13,9 @@ over the messages of the last second: a still face costs less than a talking one
 The hard bound: over any 1-second window the frames payload never exceeds the target by more
 than 10% (keyframes excepted). ``room_bytes`` says how big the message sent now may be; the
 sender drops frames from a bundle that would not fit (the receiver conceals them as lost).
+With a wire target, everything the end sends counts too (``on_wire_total``: keyframes, control
+messages, acknowledgements, all headers): a frames message must also fit the ``WireBudget``
+(no 1-second window above the wire target, no backlog beyond the latency budget).
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from dataclasses import dataclass, field
 from facecodec.transport.feedback import LinkFeedback
 from facecodec.types import OperatingPoint
 
-from .bundler import BundlingConfig, frames_wire_bytes
+from .bundler import FRAMES_MESSAGE_OVERHEAD_BYTES, BundlingConfig, frames_wire_bytes
 from .ceiling import RateCeiling
 from .log import DecisionLog, LogEvent
 from .table import RatePoint, RateTable
 from .window import WINDOW_MS, SlidingWindow
+from .wire_budget import WireBudget
 
 WINDOW_TOLERANCE = 0.10
 """The payload may exceed the target by this share over a 1-second window, never more."""
@@ -72,7 +76,16 @@ class Controller:
     ) -> None:
         self.config = config
         self.table = table
-        self.ceiling = RateCeiling(config.target_bps)
+        bundling = config.bundling
+        self.ceiling = RateCeiling(config.target_bps, bundling.max_latency_ms)
+        self.wire = (
+            None
+            if bundling.wire_bitrate_bps is None
+            else WireBudget(bundling.wire_bitrate_bps, bundling.max_latency_ms)
+        )
+        self._wire_total = 0
+        """The end's wire bytes as last reported to ``on_wire_total``."""
+        self._wire_counted_at_total = 0
         self.content_factor = 1.0
         self._log = log
         self._row = table.cheapest
@@ -111,12 +124,30 @@ class Controller:
         return Decision(row.point, keyframe, budget_bps)
 
     def room_bytes(self, now_ms: float) -> int:
-        """Largest frames message that may be sent at ``now_ms`` within the 1-second bound."""
-        return max(0, int(self.cap_bytes - self._sent.total(now_ms)))
+        """Largest frames message that may be sent at ``now_ms`` within the 1-second bound
+        and, with a wire target, the wire budget."""
+        room = self.cap_bytes - self._sent.total(now_ms)
+        if self.wire is not None:
+            room = min(room, self.wire.room_bytes(now_ms) - FRAMES_MESSAGE_OVERHEAD_BYTES)
+        return max(0, int(room))
+
+    def on_wire_total(self, wire_bytes_sent: int, now_ms: float) -> None:
+        """Everything the end has put on the wire so far (``Call.stats.wire_bytes_sent``); what
+        ``on_message`` did not count (keyframes, control, acknowledgements) enters the budget."""
+        if self.wire is None:
+            return
+        frames_since = self.wire.counted_bytes - self._wire_counted_at_total
+        other = wire_bytes_sent - self._wire_total - frames_since
+        if other > 0:  # negative when the transport's impairment dropped a frames message
+            self.wire.add(other, now_ms)
+        self._wire_total = wire_bytes_sent
+        self._wire_counted_at_total = self.wire.counted_bytes
 
     def on_message(self, payload_bytes: int, frames: int, now_ms: float) -> None:
         """A frames message of ``payload_bytes`` carrying ``frames`` frames went out."""
         self._sent.add(now_ms, payload_bytes)
+        if self.wire is not None:
+            self.wire.add(frames_wire_bytes(payload_bytes), now_ms)
         frame_bytes = max(0.0, payload_bytes - self.table.bytes_per_message)
         self._content.append((now_ms, frame_bytes, frames * self._row.bytes_per_frame))
         while self._content[0][0] <= now_ms - WINDOW_MS:
@@ -150,6 +181,8 @@ class Controller:
             rtt_ms=None if feedback.rtt_ms is None else round(feedback.rtt_ms, 1),
             throughput_bps=feedback.throughput_bps,
             path=self.ceiling.state,
+            trend=round(self.ceiling.delay.trend, 2),
+            queue_delay_ms=round(self.ceiling.delay.queue_delay_ms, 1),
             ceiling_bps=round(ceiling_bps, 1),
         )
 

@@ -38,3 +38,6 @@ class FixedPoint:
 
     def on_feedback(self, feedback: LinkFeedback, now_ms: float) -> None:
         pass
+
+    def on_wire_total(self, wire_bytes_sent: int, now_ms: float) -> None:
+        pass

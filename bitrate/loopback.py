@@ -130,7 +130,9 @@ async def run_call(
     listener, dialer = await open_loopback_pair(CallConfig(), CallConfig(impairment=impairment))
     async with listener, dialer:
         clock = RunClock()
-        sender = SyntheticSender(Controller(config, table, log), scenario, dialer.frames.send)
+        sender = SyntheticSender(
+            Controller(config, table, log), scenario, lambda data, _: dialer.frames.send(data)
+        )
         background = [
             asyncio.ensure_future(_drain(listener)),
             asyncio.ensure_future(_forward_reports(dialer, sender, clock)),

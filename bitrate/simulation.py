@@ -4,6 +4,9 @@ It runs the loop the ``send`` command runs: per captured frame ask the controlle
 frames that ``codec.is_sent`` keeps, send each bundle when it is due (dropping its oldest frames
 if it would break the 1-second bound), feed back a receiver report every second. Frame sizes
 come from the rate-distortion table, scaled by how costly the content is at that moment.
+A scenario's path can have a bottleneck (``link_bps``): a first-in first-out queue drained at
+that rate in wire bytes, which drops what arrives when it already holds ``link_queue_ms``; the
+reports then carry each message's one-way delay as a real receiver's do.
 
 ``python -m facecodec.bitrate.simulation`` prints achieved rates at 1, 2 and 8 kbps and writes
 each run's decision log and plot to ``runs/bitrate/``.
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facecodec.transport.feedback import LinkFeedback
+from facecodec.transport.feedback import DelaySample, LinkFeedback
 from facecodec.transport.report import ReceiverReport
 from facecodec.types import OperatingPoint
 
@@ -31,6 +34,8 @@ KEYFRAME_BYTES = 6000
 FRAME_SIZE_SPREAD = 0.3
 """Log-normal spread of one frame's size around the content's mean."""
 REPORT_INTERVAL_MS = 1000.0
+BASE_DELAY_MS = 50.0
+"""One-way delay of the simulated path without a queue."""
 
 
 def still_then_talking(t_s: float) -> float:
@@ -59,6 +64,10 @@ class Scenario:
     """(loss fraction, round-trip ms) at time t (s)."""
     keyframe_requests_s: tuple[float, ...] = ()
     seed: int = 0
+    link_bps: Callable[[float], float] | None = None
+    """Bottleneck rate in wire bits per second at time t (s); None: no bottleneck."""
+    link_queue_ms: float = 2000.0
+    """The bottleneck drops a message that finds this much queued before it."""
 
 
 @dataclass
@@ -73,12 +82,16 @@ class Run:
     latencies_ms: list[float] = field(default_factory=list)
     """Capture to send of every frame sent."""
     dropped_frames: int = 0
+    link_drops_ms: list[float] = field(default_factory=list)
+    """When the bottleneck dropped a message."""
+    queue_delays: list[tuple[float, float]] = field(default_factory=list)
+    """(send ms, time the message waited in the bottleneck's queue)."""
 
-    def max_window_bytes(self) -> float:
-        """Most payload bytes in any 1-second window."""
+    def max_window_bytes(self, wire: bool = False) -> float:
+        """Most payload (or wire) bytes in any 1-second window."""
         window, peak = SlidingWindow(), 0.0
-        for t_ms, payload, _ in self.messages:
-            window.add(t_ms, payload)
+        for t_ms, payload, wire_bytes in self.messages:
+            window.add(t_ms, wire_bytes if wire else payload)
             peak = max(peak, window.total(t_ms))
         return peak
 
@@ -96,12 +109,13 @@ class SyntheticSender:
         self,
         controller: Controller,
         scenario: Scenario,
-        transmit: Callable[[bytes], None] = lambda payload: None,
+        transmit: Callable[[bytes, float], None] = lambda payload, now_ms: None,
+        run: Run | None = None,
     ) -> None:
         self.controller = controller
         self.scenario = scenario
         self.bundler: Bundler[tuple[int, float, float]] = Bundler(controller.config.bundling)
-        self.run = Run()
+        self.run = run or Run()
         self._transmit = transmit
         self._random = random.Random(scenario.seed)
 
@@ -131,28 +145,48 @@ class SyntheticSender:
         self.bundler.on_sent(payload, now_ms)
         self.run.messages.append((now_ms, payload, frames_wire_bytes(payload)))
         self.run.latencies_ms.extend(now_ms - captured for _, captured, _ in frames)
-        self._transmit(self._random.randbytes(payload))
+        self._transmit(self._random.randbytes(payload), now_ms)
 
     def feedback(self, feedback: LinkFeedback, now_ms: float) -> None:
         self.controller.on_feedback(feedback, now_ms)
 
 
 class _SyntheticPath:
-    """Receiver reports made from the scenario's loss and round-trip time."""
+    """Receiver reports made from the scenario's loss, round-trip time and bottleneck."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, run: Run) -> None:
         self._scenario = scenario
-        self._bytes = 0
+        self._run = run
+        self._free_ms = 0.0
+        """When the bottleneck has sent everything queued so far."""
+        self._in_flight: list[tuple[float, float, int]] = []
+        """(send ms, arrival ms, bytes) of messages not yet reported."""
 
-    def carry(self, payload: bytes) -> None:
-        self._bytes += len(payload)
+    def carry(self, payload: bytes, now_ms: float) -> None:
+        link = self._scenario.link_bps
+        if link is None:
+            self._in_flight.append((now_ms, now_ms + BASE_DELAY_MS, len(payload)))
+            return
+        waited_ms = max(0.0, self._free_ms - now_ms)
+        if waited_ms > self._scenario.link_queue_ms:
+            self._run.link_drops_ms.append(now_ms)
+            return
+        self._run.queue_delays.append((now_ms, waited_ms))
+        self._free_ms = (
+            now_ms + waited_ms + frames_wire_bytes(len(payload)) * 8000 / link(now_ms / 1000)
+        )
+        self._in_flight.append((now_ms, self._free_ms + BASE_DELAY_MS, len(payload)))
 
     def report(self, now_ms: float) -> LinkFeedback:
         loss, rtt_ms = self._scenario.path(now_ms / 1000)
-        throughput = (1 - loss) * self._bytes * 8000 / REPORT_INTERVAL_MS
-        self._bytes = 0
+        arrived = [m for m in self._in_flight if m[1] <= now_ms]
+        self._in_flight = [m for m in self._in_flight if m[1] > now_ms]
+        throughput = (1 - loss) * sum(m[2] for m in arrived) * 8000 / REPORT_INTERVAL_MS
+        delays = tuple(
+            DelaySample(send, arrival) for send, arrival, _ in sorted(arrived, key=lambda m: m[1])
+        )
         report = ReceiverReport(0, 0, 0, 0, 0, 0, 0, round(now_ms))
-        return LinkFeedback(now_ms, loss, rtt_ms, throughput, report)
+        return LinkFeedback(now_ms, loss, rtt_ms, throughput, report, delays)
 
 
 def _row(table: RateTable, point: OperatingPoint) -> RatePoint:
@@ -170,8 +204,9 @@ def simulate(
     log: DecisionLog | None = None,
 ) -> Run:
     """Run ``scenario`` through a controller of ``config``; events in time order."""
-    path = _SyntheticPath(scenario)
-    sender = SyntheticSender(Controller(config, table, log), scenario, path.carry)
+    run = Run()
+    path = _SyntheticPath(scenario, run)
+    sender = SyntheticSender(Controller(config, table, log), scenario, path.carry, run)
     frame_ms = 1000 / scenario.capture_fps
     next_report_ms = REPORT_INTERVAL_MS
     requests = sorted(t * 1000 for t in scenario.keyframe_requests_s)

@@ -64,7 +64,7 @@ from facecodec.codec import (
 )
 from facecodec.sender.prior import FacePrior, PriorFrame
 from facecodec.sender.send_schedule import SendSchedule
-from facecodec.transport import ChannelClosedError, LinkFeedback
+from facecodec.transport import Call, ChannelClosedError, LinkFeedback
 from facecodec.types import FrameParams, OperatingPoint
 
 from .capture_loop import CapturedFrame
@@ -301,6 +301,8 @@ class SendSession:
         if not bundle:
             return
         self._encoder.op = self._point
+        if isinstance(self.call, Call):  # a wire target counts all the end sends
+            self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
         message = self._encode(bundle)
         while len(message) > self.controller.room_bytes(now):
             bundle = bundle[1:]

@@ -39,15 +39,16 @@ def lossy_between(start_s: float, end_s: float, loss: float = 0.3):
     return lambda t_s: (loss if start_s <= t_s < end_s else 0.0, 40.0)
 
 
-def queueing_between(start_s: float, end_s: float):
-    return lambda t_s: (0.0, 400.0 if start_s <= t_s < end_s else 40.0)
+def narrow_between(start_s: float, end_s: float, link_bps: float = 6000.0):
+    """A 20 kbps bottleneck that narrows to ``link_bps`` (wire) for a while."""
+    return lambda t_s: link_bps if start_s <= t_s < end_s else 20000.0
 
 
 SCENARIOS = {
     "still-then-talking": Scenario(content=still_then_talking),
     "spiky": Scenario(content=spiky, seed=1),
     "lossy": Scenario(content=constant(1.0), path=lossy_between(10, 20), seed=2),
-    "queueing": Scenario(content=spiky, path=queueing_between(10, 20), seed=3),
+    "queueing": Scenario(content=spiky, link_bps=narrow_between(10, 20), seed=3),
     "requests": Scenario(keyframe_requests_s=(5.0, 5.3, 12.0), seed=4),
 }
 
@@ -83,8 +84,8 @@ def test_a_still_face_gets_finer_points_than_a_talking_one() -> None:
     assert still.mean_bps(2, 40) == pytest.approx(talking.mean_bps(2, 40), rel=0.25)
 
 
-@pytest.mark.parametrize("path", [lossy_between(10, 16), queueing_between(10, 16)])
-def test_backs_off_when_the_path_degrades_and_recovers_after(path) -> None:
+def test_backs_off_when_the_path_loses_and_recovers_after() -> None:
+    path = lossy_between(10, 16)
     run = simulate(ControllerConfig(2000), TABLE, Scenario(content=constant(1.0), path=path))
     before, during, after = run.mean_bps(3, 10), run.mean_bps(13, 16), run.mean_bps(36, 40)
     assert during < 0.75 * before
@@ -105,10 +106,11 @@ def test_keyframe_request_right_after_one_waits_its_second() -> None:
     assert controller.on_frame(1040).keyframe
 
 
-def test_a_wire_target_is_met_on_average_within_the_latency_budget() -> None:
+def test_a_wire_target_holds_in_every_second_within_the_latency_budget() -> None:
     bundling = BundlingConfig(max_latency_ms=400, wire_bitrate_bps=5000)
     run = simulate(ControllerConfig(4000, bundling), TABLE, Scenario(content=constant(1.0)))
-    assert 0.85 * 5000 < run.mean_bps(2, 40, wire=True) <= 1.05 * 5000
+    assert run.max_window_bytes(wire=True) * 8 <= 5000
+    assert run.mean_bps(2, 40, wire=True) > 0.7 * 5000
     assert max(run.latencies_ms) <= 400
     # The wire target, not the payload target, is what limits here: headers at 2.5
     # messages a second take 2 kbps of it.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -22,7 +23,7 @@ from .feedback import FeedbackEstimator
 from .impairment import ImpairedSender, Impairment
 from .inbox import ChannelClosedError, Inbox
 from .overhead import SACK_WIRE_BYTES, packets, wire_bytes
-from .report import MalformedMessageError, ReceiverReport
+from .report import MAX_ARRIVALS, ArrivalTime, MalformedMessageError, ReceiverReport
 from .sequence import (
     FRAME_HEADER_BYTES,
     SEQ_MODULO,
@@ -192,6 +193,8 @@ class FramesChannel(MessageChannel):
         self._next_seq = 0
         self._message_bytes_received = 0
         self._highest_arrival_ms = 0.0
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=MAX_ARRIVALS)
+        """(seq, arrival ms) of the messages received since the last report."""
 
     def report(self) -> ReceiverReport | None:
         """What this end has received so far; None before the first message."""
@@ -207,7 +210,13 @@ class FramesChannel(MessageChannel):
             duplicates=stats.duplicates,
             bytes_received=self._message_bytes_received,
             clock_ms=round(now_ms),
+            arrivals=self._take_arrivals(now_ms),
         )
+
+    def _take_arrivals(self, now_ms: float) -> tuple[ArrivalTime, ...]:
+        arrivals = tuple(ArrivalTime(seq, round(now_ms - t)) for seq, t in self._arrivals)
+        self._arrivals.clear()
+        return arrivals
 
     def close(self) -> None:
         if self.impaired is not None:
@@ -227,9 +236,12 @@ class FramesChannel(MessageChannel):
         if len(data) < FRAME_HEADER_BYTES:
             raise MalformedMessageError(f"frames message of {len(data)} B, no sequence number")
         self._message_bytes_received += len(data)
-        arrival = self.tracker.observe(int.from_bytes(data[:FRAME_HEADER_BYTES], "big"))
+        seq = int.from_bytes(data[:FRAME_HEADER_BYTES], "big")
+        arrival = self.tracker.observe(seq)
         if arrival == Arrival.IN_ORDER:
             self._highest_arrival_ms = self._clock()
+        if arrival in (Arrival.IN_ORDER, Arrival.LATE):
+            self._arrivals.append((seq, self._clock()))
         if arrival in (Arrival.DUPLICATE, Arrival.OUT_OF_RANGE):
             return None
         return data[FRAME_HEADER_BYTES:]

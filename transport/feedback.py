@@ -1,5 +1,8 @@
 """What the sender learns from receiver reports: loss, round-trip time and throughput.
 
+One-way delay samples need the report's arrival times (version 2): for each message the
+receiver names, its send time (remembered here) and its arrival time on the receiver's clock.
+
 Round-trip time needs no extra bytes on the forward path: the sender remembers when it sent each
 recent sequence number, and the report names the highest one received and how long the receiver
 held it (RTCP's LSR/DLSR scheme, RFC 3550 section 6.4.1, keyed by sequence number).
@@ -19,6 +22,16 @@ SEND_LOG_MESSAGES = 1024
 
 
 @dataclass(frozen=True)
+class DelaySample:
+    """One frames message as the receiver saw it."""
+
+    send_ms: float
+    """On the sender's clock."""
+    arrival_ms: float
+    """On the receiver's clock (its report clock wraps after 49 days)."""
+
+
+@dataclass(frozen=True)
 class LinkFeedback:
     """The path as the latest receiver report shows it."""
 
@@ -30,6 +43,8 @@ class LinkFeedback:
     throughput_bps: float | None
     """Frames-channel bits the receiver got per second since the previous report."""
     report: ReceiverReport
+    delays: tuple[DelaySample, ...] = ()
+    """The messages received since the previous report, in arrival order."""
 
 
 class FeedbackEstimator:
@@ -50,7 +65,15 @@ class FeedbackEstimator:
             loss = _loss_fraction(self._previous, report)
             throughput = _throughput_bps(self._previous, report)
         self._previous = report
-        return LinkFeedback(now_ms, loss, self.rtt_ms, throughput, report)
+        return LinkFeedback(now_ms, loss, self.rtt_ms, throughput, report, self._delays(report))
+
+    def _delays(self, report: ReceiverReport) -> tuple[DelaySample, ...]:
+        samples = []
+        for arrival in report.arrivals:
+            entry = self._sent_ms[arrival.seq % SEND_LOG_MESSAGES]
+            if entry is not None and entry[0] == arrival.seq:
+                samples.append(DelaySample(entry[1], report.clock_ms - arrival.age_ms))
+        return tuple(samples)
 
     def _sample_rtt(self, report: ReceiverReport, now_ms: float) -> None:
         entry = self._sent_ms[report.highest_seq % SEND_LOG_MESSAGES]

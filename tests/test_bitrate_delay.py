@@ -1,0 +1,97 @@
+"""The delay-gradient detector and the wire budget on synthetic timestamps, and the controller
+in front of a bottleneck whose queue grows: pure logic with injected time."""
+
+from __future__ import annotations
+
+import pytest
+
+from facecodec.bitrate.bundler import BundlingConfig
+from facecodec.bitrate.controller import Controller, ControllerConfig
+from facecodec.bitrate.delay_gradient import DelayGradient, Usage
+from facecodec.bitrate.simulation import Scenario, example_table, simulate
+from facecodec.transport.feedback import DelaySample
+from facecodec.transport.report import MAX_ARRIVALS, ArrivalTime, ReceiverReport
+
+TABLE = example_table()
+CLOCK_OFFSET_MS = 123_456.0
+"""The receiver's clock is not the sender's: only delay changes may matter."""
+
+
+def feed(detector: DelayGradient, start_ms: float, count: int, growth_ms: float) -> list[Usage]:
+    """Messages every 200 ms whose one-way delay changes by ``growth_ms`` each."""
+    usages = []
+    for i in range(count):
+        send = start_ms + 200 * i
+        delay = 50 + max(0.0, detector.queue_delay_ms + growth_ms) if i else 50
+        usages.append(detector.update(DelaySample(send, send + delay + CLOCK_OFFSET_MS)))
+    return usages
+
+
+def test_a_steady_delay_with_jitter_is_normal() -> None:
+    detector = DelayGradient()
+    for i in range(100):
+        send = 200.0 * i
+        jitter = (7 * i) % 11  # up to 10 ms, no trend
+        assert detector.update(DelaySample(send, send + 50 + jitter + CLOCK_OFFSET_MS)) is (
+            Usage.NORMAL
+        )
+    assert detector.queue_delay_ms <= 10
+
+
+def test_a_growing_queue_is_overuse_and_a_draining_one_underuse() -> None:
+    detector = DelayGradient()
+    feed(detector, 0, 30, 0.0)
+    growing = feed(detector, 6000, 10, 20.0)  # the queue grows 100 ms a second
+    assert Usage.OVERUSING in growing
+    overuse_at = growing.index(Usage.OVERUSING)
+    # Seen while the queue was still short: 20 ms per message since it started.
+    assert 20 * (overuse_at + 1) <= 200
+    draining = feed(detector, 8000, 10, -20.0)
+    assert Usage.UNDERUSING in draining
+    assert detector.queue_delay_ms < 20
+    settled = feed(detector, 10_000, 30, 0.0)
+    assert settled[-1] is Usage.NORMAL
+
+
+def test_a_narrowing_link_makes_the_controller_back_off_before_loss_and_recover() -> None:
+    def link_bps(t_s: float) -> float:
+        return 6000.0 if 10 <= t_s < 16 else 20_000.0
+
+    scenario = Scenario(content=lambda t_s: 1.0, link_bps=link_bps, link_queue_ms=2000)
+    run = simulate(ControllerConfig(8000), TABLE, scenario)
+    before, during, after = run.mean_bps(3, 10), run.mean_bps(12, 16), run.mean_bps(36, 40)
+    assert run.link_drops_ms == []  # backed off before the bottleneck's queue overflowed
+    assert during < 0.5 * before
+    assert after > 0.8 * before
+    # Without reacting to delay the same sender overflows the queue.
+    blind = simulate(ControllerConfig(8000), TABLE, Scenario(content=lambda t_s: 1.0))
+    assert blind.mean_bps(12, 16, wire=True) > 6000 * 1.2
+
+
+def test_a_keyframe_counts_in_the_wire_budget_and_holds_frames_until_the_link_carried_it() -> None:
+    wire_bps, keyframe_wire_bytes = 8000, 6600
+    controller = Controller(ControllerConfig(4000, BundlingConfig(200, wire_bps)), TABLE)
+    controller.on_frame(0)
+    controller.on_wire_total(keyframe_wire_bytes, 0)  # the keyframe went on the control channel
+    assert controller.room_bytes(0) == 0
+    drained_ms = keyframe_wire_bytes * 8000 / wire_bps  # 6.6 s at 8 kbps
+    assert controller.room_bytes(drained_ms - 300) == 0
+    room = controller.room_bytes(drained_ms)
+    assert room > 0
+    # A frames message that fits is counted once, even when the transport's total includes it.
+    controller.on_message(room, 5, drained_ms)
+    assert controller.wire is not None
+    counted = controller.wire.counted_bytes
+    controller.on_wire_total(counted, drained_ms)
+    assert controller.wire.counted_bytes == counted
+
+
+def test_report_carries_arrivals_and_refuses_a_lying_count() -> None:
+    arrivals = tuple(ArrivalTime(seq, 5 * seq) for seq in range(MAX_ARRIVALS + 5))
+    report = ReceiverReport(7, 3, 10, 1, 0, 0, 400, 9000, arrivals)
+    decoded = ReceiverReport.decode(report.encode())
+    assert decoded.arrivals == arrivals[-MAX_ARRIVALS:]  # the newest kept
+    data = bytearray(report.encode())
+    data[-4 * MAX_ARRIVALS - 1] += 1  # the count byte says one more than follows
+    with pytest.raises(ValueError):
+        ReceiverReport.decode(bytes(data))
