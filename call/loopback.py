@@ -33,7 +33,7 @@ from .capture_loop import CaptureConfig, CapturedFrame, CaptureLoop
 from .clock import now_ms
 from .edits import ParamsEditor
 from .receive_session import ReceiveConfig, ReceiveSession, ReceiveStats
-from .recorder import CallRecorder, Latency
+from .recorder import CallRecorder, FirstTimes, Latency
 from .render import RenderConfig, RenderedFrame, RenderOutput, RenderStage, RenderStats
 from .send_session import SendConfig, SendSession, SendStats
 from .sync_meter import SyncMeter, SyncOffset
@@ -96,6 +96,8 @@ class CallResult:
     capture_fps: float
     audio: AudioResult | None = None
     """None when no voice was sent."""
+    first: FirstTimes = field(default_factory=FirstTimes)
+    """When the first keyframe, face and rendered frame came."""
 
 
 class LoopbackCall:
@@ -199,6 +201,7 @@ class LoopbackCall:
             seconds=seconds,
             capture_fps=capture.fps,
             audio=audio,
+            first=self.recorder.first,
         )
 
     async def _delivered(self, sent: SendStats, dialer: Call) -> None:

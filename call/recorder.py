@@ -16,6 +16,7 @@ from facecodec.receiver.concealment import OutputFrame
 from facecodec.types import Keyframe
 
 from .capture_loop import CapturedFrame
+from .clock import now_ms
 from .receive_session import FrameSink
 from .render import RenderedFrame
 from .sync_meter import SyncMeter
@@ -64,6 +65,31 @@ class _Bounded(OrderedDict):
             self.popitem(last=False)
 
 
+@dataclass
+class FirstTimes:
+    """When a call's first pieces came, on ``call.clock``: the start of sending (the sender's
+    first frame read), the first whole keyframe at the receiver, the first face its playout put
+    out (a GPU draws it about a millisecond later) and the first frame rendered."""
+
+    start_ms: float | None = None
+    keyframe_ms: float | None = None
+    face_ms: float | None = None
+    rendered_ms: float | None = None
+
+    def since_start(self) -> dict[str, float | None]:
+        """Milliseconds from the start to each (None: it never came), JSON-ready."""
+        start = self.start_ms
+
+        def since(t_ms: float | None) -> float | None:
+            return None if t_ms is None or start is None else round(t_ms - start, 1)
+
+        return {
+            "to_full_keyframe_ms": since(self.keyframe_ms),
+            "to_first_face_ms": since(self.face_ms),
+            "to_first_rendered_ms": since(self.rendered_ms),
+        }
+
+
 class CallRecorder:
     """Taps the sender's frames, the receiver's playout and its renderer."""
 
@@ -77,12 +103,15 @@ class CallRecorder:
         self._inputs: _Bounded = _Bounded(MAX_INPUTS_KEPT)
         self._to_playout: deque[float] = deque(maxlen=MAX_SAMPLES)
         self._to_render: deque[float] = deque(maxlen=MAX_SAMPLES)
+        self.first = FirstTimes()
 
     async def tap(self, frames: AsyncIterator[CapturedFrame]) -> AsyncIterator[CapturedFrame]:
         """``frames`` unchanged, their capture times (and crops) noted on the way."""
         async for captured in frames:
             seq = captured.frame.params.seq
             self._capture_ms[seq] = captured.capture_ms
+            if self.first.start_ms is None:
+                self.first.start_ms = captured.capture_ms
             every = self._keep_inputs_every
             if every and seq % every == 0 and captured.frame.crop is not None:
                 self._inputs[seq] = captured.frame.crop
@@ -95,12 +124,16 @@ class CallRecorder:
     def on_output(self, frame: OutputFrame, due_ms: float) -> None:
         """The playout scheduled ``frame`` at ``due_ms``."""
         self._note(self._to_playout, frame.params.seq, due_ms)
+        if self.first.face_ms is None and frame.params.face:
+            self.first.face_ms = now_ms()
         if self.sync is not None:
             self.sync.on_face(frame.params.seq, due_ms)
 
     def on_rendered(self, frame: RenderedFrame) -> None:
         """A ``RenderOutput``."""
         self._note(self._to_render, frame.seq, frame.rendered_ms)
+        if self.first.rendered_ms is None:
+            self.first.rendered_ms = frame.rendered_ms
         self.rendered.append((frame.seq, frame.due_ms))
 
     def input_image(self, seq: int) -> np.ndarray | None:
@@ -129,6 +162,8 @@ class _RecordingSink:
         self._inner = inner
 
     def keyframe(self, keyframe: Keyframe) -> None:
+        if self._recorder.first.keyframe_ms is None:
+            self._recorder.first.keyframe_ms = now_ms()
         self._inner.keyframe(keyframe)
 
     def frame(self, frame: OutputFrame, due_ms: float) -> None:

@@ -66,6 +66,7 @@ def summarize(result: CallResult, config: LoopbackConfig) -> dict[str, object]:
             "render_s_per_frame": _per_frame(result.render.render_s, result.render.rendered),
             "rtt": None if result.rtt_ms is None else round(result.rtt_ms, 1),
         },
+        "start": result.first.since_start(),
         "voice": _voice(result),
         "link": _link(result, config),
     }
@@ -130,6 +131,7 @@ def markdown(summary: dict[str, object]) -> str:
         ("capture to rendered (median / p95)", _joined(rendered, "median", "p95", unit="ms")),
         ("rendering per frame", f"{latency['render_s_per_frame']} s"),
         ("round-trip time", f"{latency['rtt']} ms"),
+        ("from the start to the full keyframe / first face / first rendered", _start_row(summary)),
         *_voice_rows(summary["voice"]),
         *_link_rows(summary["link"]),
     ]
@@ -145,7 +147,9 @@ def markdown(summary: dict[str, object]) -> str:
         "the capture of each output frame (or of the frame a concealed one stands for). The "
         "voice (Opus on an RTP audio track) is apart from the payload; its wire adds RTP, SRTP "
         "and UDP/IP headers; voice minus face compares when each output frame was scheduled "
-        "with when the audio captured with it plays (negative: the voice leads).",
+        "with when the audio captured with it plays (negative: the voice leads). The start is "
+        "the capture of the first frame; the first face is the first output frame the receiver "
+        "could draw (a GPU draws it about a millisecond later).",
         "",
     ]
     return "\n".join(lines)
@@ -204,6 +208,12 @@ def _kbps(bps: float | None) -> float | None:
 
 def _per_frame(seconds: float, frames: int) -> float | None:
     return round(seconds / frames, 3) if frames else None
+
+
+def _start_row(summary: dict[str, object]) -> str:
+    start = summary["start"]
+    assert isinstance(start, dict)
+    return _joined(start, "to_full_keyframe", "to_first_face", "to_first_rendered", unit="ms")
 
 
 def _joined(values: dict, *names: str, unit: str = "") -> str:
