@@ -80,7 +80,13 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     # How long playout lags capture depends on the machine's load (benchmark/call_rates.py
     # measures it), so it is not bounded here; it cannot be negative.
     assert result.to_playout.median_ms > 0
-    rates = json.loads((tmp_path / "report.json").read_text())["bitrate"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    # The first face comes once the whole keyframe is there, and is rendered after that.
+    start = report["start"]
+    assert 0 < start["to_full_keyframe_ms"] <= start["to_first_face_ms"]
+    assert start["to_first_face_ms"] <= start["to_first_rendered_ms"]
+    assert "first face" in (tmp_path / "report.md").read_text()
+    rates = report["bitrate"]
     assert 0 < rates["payload_kbps"] < rates["frames_wire_kbps"]
     assert rates["max_1s_payload_kbps"] <= 1.1 * TARGET_BPS / 1000
     assert (tmp_path / "bitrate.png").stat().st_size > 0
@@ -115,6 +121,12 @@ def test_a_call_through_a_narrow_lossy_link_reports_what_the_link_did(tmp_path) 
     assert forward["datagrams"] == forward["delivered"] + sum(forward["dropped"].values())
     assert 0 <= forward["queue_delay_median_ms"] <= forward["queue_delay_p95_ms"]
     assert report["link"]["config"]["rate_bps"] == 64_000
+    # However fast the machine, the first keyframe needs its bytes' time at the link's rate
+    # plus the delay before the first face can appear.
+    at_rate_ms = 1000 * 8 * sent.keyframes[0] / link.rate_bps + link.delay_ms
+    start = report["start"]
+    assert at_rate_ms <= start["to_full_keyframe_ms"] <= start["to_first_face_ms"]
+    assert start["to_first_rendered_ms"] is None  # nothing rendered
 
 
 def every_decoded_frame_came_out(received: ReceiveStats) -> bool:
