@@ -206,7 +206,7 @@ class FacecodecMethod:
 
         def place(frame: RenderedFrame) -> None:
             if 1 <= frame.seq <= count:
-                out[frame.seq - 1] = _place(frame.image, boxes.get(frame.seq), size)
+                out[frame.seq - 1] = place_crop(frame.image, boxes.get(frame.seq), size)
 
         stage = RenderStage(RenderConfig(), receiver, [place])
         session = ReceiveSession(None, stage, face_model=receiver.face_model)
@@ -226,7 +226,7 @@ def _records(messages: list[bytes]) -> Iterator[tuple[int, bytes]]:
         offset += 4 + len(message)
 
 
-def _place(image: np.ndarray, box: CropBox | None, size: int) -> np.ndarray:
+def place_crop(image: np.ndarray, box: CropBox | None, size: int) -> np.ndarray:
     """The receiver's crop image put back where the sender cut it from the (size x size)
     benchmark frame, so that it is scored against the same pixels."""
     if box is None or (box.x, box.y, box.side) == (0, 0, size):

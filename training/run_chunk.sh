@@ -1,35 +1,52 @@
 #!/usr/bin/env bash
-# One training chunk on the GPU machine (docs/training.md): trains the prior model and the
-# face-vid2vid baseline side by side, each on half of the GPUs (or one after the other on a
-# single GPU), then packs logs, validation, samples and exported weights into $OUT.
+# One training chunk on the GPU machine, in one device call (docs/training.md): unpack the
+# data pieces carried so far, resume the training state, train MINUTES, save the state,
+# validate (the training's own held-out pairs, then whole held-out clips through the codec if
+# .gpu/validation exists), and put the state and the results into $OUT.
 #   bash training/run_chunk.sh MINUTES [BATCH]
+# Environment: EXTRA (more train.py flags, e.g. "--init-weights receiver/weights
+# --warmup-steps 500" for the first chunk of a new state), COMPILE (a torch.compile mode,
+# default "default"; empty for eager), BASELINE=1 (train the face-vid2vid baseline too, its
+# state kept on this machine only), RUNS (default /tmp/facecodec-runs).
 set -euo pipefail
 minutes=${1:-8}
-batch=${2:-16}
+batch=${2:-64}
 data=.gpu
 runs=${RUNS:-/tmp/facecodec-runs}
 source training/gpu_env.sh
+python3 -m facecodec.training.gpu_data unpack
 gpus=$(nvidia-smi -L | wc -l)
-train() {  # mode, devices, process count, extra arguments
-  CUDA_VISIBLE_DEVICES=$2 torchrun --standalone --nproc-per-node "$3" -m facecodec.training.train \
+train() {  # mode, state folder, devices, process count
+  CUDA_VISIBLE_DEVICES=$3 torchrun --standalone --nproc-per-node "$4" -m facecodec.training.train \
     --mode "$1" --data-dir "$data" --params "$data/prior_params.npz" \
-    --vgg "$data/vgg16.safetensors" --run-dir "$runs/$1" --minutes "$minutes" \
-    --batch-size "$batch" ${EXTRA:-} > "$runs/$1.out" 2>&1
+    --vgg "$data/vgg16.safetensors" --run-dir "$runs/$1" --state-dir "$2" \
+    --minutes "$minutes" --batch-size "$batch" --compile "${COMPILE-default}" ${EXTRA:-} \
+    > "$runs/$1.out" 2>&1
 }
 mkdir -p "$runs"
-if [ "$gpus" -ge 2 ]; then
+if [ "${BASELINE:-0}" = 1 ] && [ "$gpus" -ge 2 ]; then
   half=$((gpus / 2))
-  train prior "$(seq -s, 0 $((half - 1)))" "$half" &
-  train baseline "$(seq -s, "$half" $((gpus - 1)))" "$half" &
+  train prior training/state/prior "$(seq -s, 0 $((half - 1)))" "$half" &
+  train baseline "$runs/baseline/state" "$(seq -s, "$half" $((gpus - 1)))" "$half" &
   wait
 else
-  train prior 0 1
-  train baseline 0 1
+  train prior training/state/prior "$(seq -s, 0 $((gpus - 1)))" "$gpus"
+  if [ "${BASELINE:-0}" = 1 ]; then
+    train baseline "$runs/baseline/state" "$(seq -s, 0 $((gpus - 1)))" "$gpus"
+  fi
 fi
-for mode in prior baseline; do
-  tail -n 3 "$runs/$mode.out"
-  python3 -m facecodec.training.export "$runs/$mode/state" --out "$runs/$mode/weights"
-done
+tail -n 3 "$runs"/*.out
+python3 -m facecodec.training.export training/state/prior --out "$runs/prior/weights"
+if [ -d "$data/validation" ]; then
+  python3 -m facecodec.training.validation_render "$data/validation" \
+    --weights "$runs/prior/weights" --out "$runs/validation"
+fi
+if [ "${BASELINE:-0}" = 1 ]; then
+  python3 -m facecodec.training.export "$runs/baseline/state" --out "$runs/baseline/weights"
+fi
 if [ -n "${OUT:-}" ]; then
-  tar czf - -C "$runs" --exclude=state . | split -b 15M - "$OUT/chunk.tgz.part-"
+  cp training/state/prior/state* "$OUT/"
+  cp "$runs"/validation/*.npz "$OUT/" 2>/dev/null || true
+  tar czf "$OUT/chunk.tgz" -C "$runs" --exclude=state --exclude=validation --exclude=prior/weights .
+  ls -l "$OUT"
 fi
