@@ -18,6 +18,7 @@ from facecodec.bitrate import (
     load_table,
     parse_bitrate,
 )
+from facecodec.receiver.model_choice import add_model_arguments, pick_model
 from facecodec.receiver.receiver import Receiver, pick_device
 from facecodec.sender.capture import CAMERA_PREFIX
 from facecodec.transport import Impairment
@@ -34,8 +35,9 @@ DEFAULT_BITRATE = "2kbps"
 DEFAULT_MAX_LATENCY = "200ms"
 DEFAULT_AUDIO_BITRATE = "8kbps"
 CPU_RENDER_EVERY = 2
-"""On a CPU a frame takes 0.5-1.5 s to render: every other frame of the 8-second demo clip
-(about 90 frames, 12.5 frames a second) renders in one to two minutes on two cores."""
+"""On a CPU the large model takes 0.5-1.5 s a frame: every other frame of the 8-second demo clip
+(about 90 frames, 12.5 frames a second) renders in one to two minutes on two cores. The small
+model keeps up with every frame (docs/model.md)."""
 _DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*", re.IGNORECASE)
 _SHARE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*")
 LINK_FORMAT = "RATE,DELAY,LOSS as in 8kbps,100ms,1%, then jitter=20ms or queue=16000 if wanted"
@@ -187,21 +189,16 @@ def rate_table() -> RateTable:
 
 
 def add_render_arguments(parser: argparse.ArgumentParser, every: int | None, policy: str) -> None:
-    """``every`` None: the default depends on the device (see ``default_render_every``)."""
+    """``every`` None: the default depends on the device and model (see ``render_setup``)."""
     group = parser.add_argument_group("rendering")
-    group.add_argument(
-        "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
-        help="where the receiver renders (auto: the GPU if there is one)",
-    )
+    add_model_arguments(group)
     group.add_argument(
         "--render-every",
         type=int,
         default=every,
         metavar="N",
-        help=f"render every n-th frame only (0: none); default 1 on a GPU, {CPU_RENDER_EVERY} "
-        "on a CPU"
+        help=f"render every n-th frame only (0: none); default 1 on a GPU or with the small "
+        f"model, {CPU_RENDER_EVERY} with the large model on a CPU"
         if every is None
         else f"render every n-th frame only (0: none; default {every})",
     )
@@ -217,15 +214,16 @@ def add_render_arguments(parser: argparse.ArgumentParser, every: int | None, pol
 def render_setup(args: argparse.Namespace) -> tuple[RenderConfig, Receiver | None]:
     """The render configuration and the receiver the flags ask for (weights loaded)."""
     device = pick_device(args.device)
+    model = pick_model(args.model, device)
     every = args.render_every
     if every is None:
-        every = 1 if device.type == "cuda" else CPU_RENDER_EVERY
+        every = 1 if device.type == "cuda" or model == "small" else CPU_RENDER_EVERY
     config = RenderConfig(every, RenderPolicy(args.render))
     if not every:
         return config, None
     if device.type == "cpu":
         _share_cpu()
-    return config, Receiver(device=device.type)
+    return config, Receiver(device=device.type, model=model)
 
 
 def _share_cpu() -> None:

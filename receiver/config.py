@@ -59,3 +59,46 @@ TINY = ModelConfig(
     spade_hidden=8,
 )
 """A model small enough for CPU tests of shapes, dropout and training steps."""
+
+
+@dataclass(frozen=True)
+class WarpConfig:
+    """Sizes of the small CPU receiver (receiver/warp_generator.py): a 2D warp of the keyframe
+    driven by the projected keypoints and a light generator that corrects it."""
+
+    num_keypoints: int = 16
+    """Semantic keypoints K driving the warp (the face model's first K)."""
+    expression_dims: int = 50
+    """Length of the expression code, added as a bias of the generator's first layer."""
+    image_size: int = 256
+    """Side of the square input keyframe and of the output frame."""
+    feature_channels: int = 32
+    """Channels of the keyframe's feature map at S/4 x S/4 (computed once per keyframe)."""
+    motion_size: int = 32
+    """Side of the grid the soft keypoint masks are predicted on (the flow is upsampled)."""
+    motion_channels: int = 32
+    """Channels of the mask network's dilated convolutions."""
+    generator_channels: int = 48
+    """Channels of the generator at S/4 x S/4."""
+    generator_blocks: int = 2
+    """Depthwise-separable residual blocks at S/4 x S/4."""
+    upsample_channels: int = 16
+    """Channels of the generator at S/2 x S/2, before its last 2x pixel shuffle to RGB."""
+    heatmap_variance: float = 0.01
+    """Variance of the Gaussian keypoint heatmaps, in normalised crop units."""
+
+
+SMALL = WarpConfig()
+"""The CPU model: sized for under 20 ms per 256x256 frame on 2 laptop cores (docs/model.md)."""
+
+TINY_WARP = WarpConfig(
+    num_keypoints=8,
+    image_size=64,
+    feature_channels=8,
+    motion_size=8,
+    motion_channels=8,
+    generator_channels=8,
+    generator_blocks=1,
+    upsample_channels=4,
+)
+"""A small model small enough for CPU tests of shapes and training steps."""

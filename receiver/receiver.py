@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facecodec.receiver.model_choice import MODELS, pick_model
 from facecodec.receiver.renderer import FrameRenderer
 from facecodec.receiver.semantic_keypoints import SemanticKeypoints
-from facecodec.receiver.synthesizer import Synthesizer
-from facecodec.receiver.weights import PRIOR_WEIGHTS, load_weights
+from facecodec.receiver.synthesizer import make_synthesizer
+from facecodec.receiver.weights import BASELINE_WEIGHTS, load_weights
 from facecodec.sender.face_model import FaceModel
 from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe
 
@@ -36,7 +37,8 @@ def pick_device(device: str = "auto") -> torch.device:
 class Receiver:
     """Renders frames of the caller from a keyframe and per-frame parameters.
 
-    On CUDA it runs in half precision (bf16 by default), on CPU in float32.
+    On CUDA it runs in half precision (bf16 by default), on CPU in float32. ``model`` picks
+    the network: 'auto', 'large' or 'small' (see ``pick_model``).
     """
 
     def __init__(
@@ -45,18 +47,20 @@ class Receiver:
         device: str = "auto",
         dtype: torch.dtype | None = None,
         face_model: FaceModel | None = None,
-        name: str = PRIOR_WEIGHTS,
+        model: str = "auto",
     ) -> None:
-        state, self.info = load_weights(name, weights_dir)
+        self.device = pick_device(device)
+        self.model = pick_model(model, self.device, weights_dir)
+        state, self.info = load_weights(MODELS[self.model], weights_dir)
         self.face_model = face_model or FaceModel.load()
         if self.face_model.version != self.info.face_model:
             raise ValueError(
                 f"weights were trained for face model {self.info.face_model}, "
                 f"not {self.face_model.version}"
             )
-        self.device = pick_device(device)
         self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
-        synthesizer = Synthesizer(self.info.config, expression=self.info.mode == "prior")
+        expression = self.info.mode != BASELINE_WEIGHTS
+        synthesizer = make_synthesizer(self.info.config, expression)
         synthesizer.load_state_dict(state)
         keypoints = SemanticKeypoints.from_face_model(
             self.face_model, self.info.config.num_keypoints

@@ -7,9 +7,10 @@ import torch.nn.functional as nnf
 from torch import nn
 
 from facecodec.receiver.appearance_feature_extractor import AppearanceFeatureExtractor
-from facecodec.receiver.config import ModelConfig
+from facecodec.receiver.config import ModelConfig, WarpConfig
 from facecodec.receiver.dense_motion import DenseMotion
 from facecodec.receiver.spade_generator import SPADEGenerator
+from facecodec.receiver.warp_generator import WarpSynthesizer
 
 
 class Synthesizer(nn.Module):
@@ -45,3 +46,13 @@ class Synthesizer(nn.Module):
         motion = self.motion(volume, kp_source, kp_driving, rot_source, rot_driving, kp_mask)
         warped = nnf.grid_sample(volume, motion.deformation.to(volume.dtype), align_corners=False)
         return self.generator(warped, motion.occlusion.to(warped.dtype), code)
+
+
+def make_synthesizer(
+    cfg: ModelConfig | WarpConfig, expression: bool = True
+) -> Synthesizer | WarpSynthesizer:
+    """The network a configuration describes: the large model (ModelConfig) or the small CPU
+    one (WarpConfig); both take the same inputs."""
+    if isinstance(cfg, WarpConfig):
+        return WarpSynthesizer(cfg, expression)
+    return Synthesizer(cfg, expression)

@@ -11,12 +11,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from facecodec.receiver.config import ModelConfig
+from facecodec.receiver.config import ModelConfig, WarpConfig
 
 SHARD_BYTES = 15 * 2**20
 """Below the repository's 16 MiB cap per file."""
 PRIOR_WEIGHTS = "prior"
 BASELINE_WEIGHTS = "baseline"
+SMALL_WEIGHTS = "small"
+WARP_ARCHITECTURE = "warp"
+"""Metadata ``architecture`` of the small model's shards (absent: the large model)."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,8 @@ class WeightsInfo:
     face_model: str
     """Version of the face model whose keypoints and codes the network was trained on."""
     mode: str
-    """'prior' or 'baseline'."""
-    config: ModelConfig
+    """'prior', 'baseline' or 'small' (the CPU model, conditioned like 'prior')."""
+    config: ModelConfig | WarpConfig
 
 
 def split_shards(tensors: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
@@ -59,6 +62,8 @@ def save_weights(state: dict[str, torch.Tensor], info: WeightsInfo, directory: P
         "mode": info.mode,
         "config": json.dumps(asdict(info.config)),
     }
+    if isinstance(info.config, WarpConfig):
+        meta["architecture"] = WARP_ARCHITECTURE
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     shards = split_shards(half)
     for i, shard in enumerate(shards):
@@ -87,12 +92,13 @@ def load_weights(
             meta = f.metadata() or {}
             for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
                 state[key] = f.get_tensor(key).float()
+    config_type = WarpConfig if meta.get("architecture") == WARP_ARCHITECTURE else ModelConfig
     try:
         info = WeightsInfo(
             meta["network"],
             meta["face_model"],
             meta["mode"],
-            ModelConfig(**json.loads(meta["config"])),
+            config_type(**json.loads(meta["config"])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{paths[0]}: missing or bad weights metadata ({exc})") from exc

@@ -5,15 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from receiver_inputs import demo_frames
 
-from facecodec import demo_clip
 from facecodec.receiver.baseline import BaselineCodec
 from facecodec.receiver.receiver import Receiver
 from facecodec.receiver.weights import BASELINE_WEIGHTS, PRIOR_WEIGHTS, load_weights
 from facecodec.sender.face_model import FaceModel
-from facecodec.sender.fit import FaceFitter, crop_landmarks
-from facecodec.sender.landmarks import FaceLandmarker
-from facecodec.training.data import decode_clip
 from facecodec.training.metrics import psnr
 from facecodec.types import FrameParams, Keyframe
 
@@ -28,17 +25,12 @@ def as_tensor(images: np.ndarray) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def demo() -> tuple[list[np.ndarray], list[FrameParams], np.ndarray]:
     """Three frames of the demo clip with their prior parameters and the speaker's identity."""
-    video = decode_clip(demo_clip())
-    frames = [video[i] for i in FRAMES]
-    with FaceLandmarker(video=False) as landmarker:
-        points = [crop_landmarks(landmarker(f), f.shape[0]) for f in frames]
-    fit = FaceFitter(FaceModel.load()).fit_identity(points)
-    return frames, [f.params for f in fit.frames], fit.identity
+    return demo_frames(FRAMES)
 
 
 @pytest.fixture(scope="module")
 def receiver() -> Receiver:
-    return Receiver(device="cpu")
+    return Receiver(device="cpu", model="large")
 
 
 def test_shipped_weights_name_their_versions() -> None:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from facecodec.call.receive_session import ReceiveSession, ReceiveStats
 from facecodec.call.render import RenderConfig, RenderedFrame, RenderStage
 from facecodec.codec import BitstreamError, StreamReader
+from facecodec.receiver.model_choice import add_model_arguments
 from facecodec.receiver.output import OpenCvVideoOutput, VideoOutput, open_video
 from facecodec.receiver.receiver import Receiver
 
@@ -36,10 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "-o", "--output", type=Path, metavar="VIDEO",
         help="video to write (default: the input's name with .mp4); .mkv is lossless (FFV1)",
     )  # fmt: skip
-    parser.add_argument(
-        "--device", choices=("auto", "cpu", "cuda"), default="auto",
-        help="where the receiver renders (auto: the GPU where there is one)",
-    )  # fmt: skip
+    add_model_arguments(parser)
     parser.add_argument(
         "--size", type=int, metavar="N", help="output frames N x N (default: as rendered)"
     )
@@ -103,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         raise FileNotFoundError(f"{args.input}: no such file")
     output = args.output or args.input.with_suffix(".mp4")
-    receiver = Receiver(device=args.device)
+    receiver = Receiver(device=args.device, model=args.model)
     result = decode_file(args.input, output, receiver, args.size, args.quiet)
     _print_summary(args.input, output, receiver, result)
     if result.error is not None:
@@ -122,5 +120,5 @@ def _print_summary(path: Path, output: Path, receiver: Receiver, result: DecodeR
     rate = result.frames_written / seconds if seconds > 0 else 0.0
     print(
         f"wrote {output} ({result.frames_written} frames) in {seconds:.1f} s, "
-        f"{rate:.2f} frames per second on {receiver.device}"
+        f"{rate:.2f} frames per second on {receiver.device} ({receiver.model} model)"
     )
