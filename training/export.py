@@ -9,20 +9,20 @@ import argparse
 import json
 from pathlib import Path
 
-from facecodec.receiver.config import ModelConfig
-from facecodec.receiver.weights import WeightsInfo, save_weights
+from facecodec.receiver.config import ModelConfig, WarpConfig
+from facecodec.receiver.weights import SMALL_WEIGHTS, WeightsInfo, save_weights
 from facecodec.training import state
 
 NETWORK_VERSION = "v1"
 
 
 def export(state_dir: Path, out: Path) -> dict[str, int]:
-    """Write ``{mode}-NN.safetensors`` (the synthesizer) and, for the baseline, also
-    ``baseline_detector-NN.safetensors``; returns parameter counts by part."""
+    """Write ``{mode}-NN.safetensors`` (the synthesizer; mode 'small' is the CPU model) and, for
+    the baseline, also ``baseline_detector-NN.safetensors``; returns parameter counts by part."""
     saved = state.load(state_dir)
     networks = saved.record["networks"]
     mode = networks["mode"]
-    cfg = ModelConfig(**networks["model"])
+    cfg = (WarpConfig if mode == SMALL_WEIGHTS else ModelConfig)(**networks["model"])
     info = WeightsInfo(f"{mode}-{NETWORK_VERSION}", networks["face_model"], mode, cfg)
     counts = {}
     for part, name in (("synthesizer", mode), ("detector", f"{mode}_detector")):

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from facecodec.receiver.config import ModelConfig
+from facecodec.receiver.config import ModelConfig, WarpConfig
 from facecodec.receiver.geometry import rotation_matrix
 from facecodec.receiver.keypoint_detector import DetectedKeypoints, KeypointDetector
 from facecodec.receiver.semantic_keypoints import SemanticKeypoints
-from facecodec.receiver.synthesizer import Synthesizer
+from facecodec.receiver.synthesizer import Synthesizer, make_synthesizer
 from facecodec.training import losses
 from facecodec.training.data import EXPRESSION_DIMS, PairBatch, PoseBatch
 
@@ -130,11 +130,12 @@ class Conditioner(nn.Module):
 
 
 class PriorGenerator(nn.Module):
-    """Source image and PriorInputs -> (B, 3, S, S) prediction."""
+    """Source image and PriorInputs -> (B, 3, S, S) prediction, with the large model
+    (ModelConfig) or the small CPU one (WarpConfig)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig | WarpConfig) -> None:
         super().__init__()
-        self.synthesizer = Synthesizer(cfg, expression=True)
+        self.synthesizer = make_synthesizer(cfg, expression=True)
 
     def forward(self, source: torch.Tensor, inputs: PriorInputs) -> torch.Tensor:
         volume = self.synthesizer.extract(source)

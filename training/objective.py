@@ -33,6 +33,11 @@ class LossWeights:
     background: float = 5.0
     """Weight of the perceptual distance averaged outside both frames' heads (about half of
     a frame), where the output must stay as still as the real background."""
+    perceptual_skip: int = 0
+    """Finest pyramid levels left out of the perceptual loss (a CPU run of the small model
+    affords the coarse ones only)."""
+    l1: float = 0.0
+    """Weight of a pixel L1 distance (the small model's CPU run)."""
 
 
 class Objective:
@@ -52,7 +57,7 @@ class Objective:
         self.vgg = vgg
         self.discriminator = discriminator
         self.judge = judge
-        self.scales = losses.PYRAMID_SCALES[: weights.perceptual_scales]
+        self.scales = losses.PYRAMID_SCALES[weights.perceptual_skip : weights.perceptual_scales]
         self.region_weights = (weights.eyes, weights.mouth, weights.background)
         """In REGION_NAMES order."""
 
@@ -64,19 +69,25 @@ class Objective:
         terms. The discriminator must be frozen (requires_grad False) around this call."""
         w = self.weights
         distances = losses.perceptual_distances(self.vgg, prediction, target, self.scales)
-        fake = self.discriminator(prediction)
-        real = self.discriminator(target)
-        gan, matching = losses.generator_adversarial(fake, real)
-        terms = {
-            "perceptual": w.perceptual * sum(d.mean() for d in distances),
-            "adversarial": w.adversarial * gan,
-            "feature_matching": w.feature_matching * matching,
-        }
+        terms = {"perceptual": w.perceptual * sum(d.mean() for d in distances)}
+        if self.adversarial:
+            fake = self.discriminator(prediction)
+            real = self.discriminator(target)
+            gan, matching = losses.generator_adversarial(fake, real)
+            terms["adversarial"] = w.adversarial * gan
+            terms["feature_matching"] = w.feature_matching * matching
+        if w.l1:
+            terms["l1"] = w.l1 * (prediction - target).abs().mean()
         if masks is not None:
             inside = losses.masked_means(distances, masks)
             for i, name in enumerate(REGION_NAMES):
                 terms[name] = self.region_weights[i] * inside[i]
         return terms
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the GAN terms count; without them the discriminator does not run at all."""
+        return bool(self.weights.adversarial or self.weights.feature_matching)
 
     def discriminator_loss(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """LSGAN loss of the discriminator on a detached prediction and the real frame."""

@@ -52,7 +52,8 @@ VALIDATION_DIMS = (50, 16, 4)
 @dataclass(frozen=True)
 class TrainConfig:
     mode: str
-    """'prior' (semantic keypoints + expression code) or 'baseline' (face-vid2vid keypoints)."""
+    """'prior' (semantic keypoints + expression code), 'baseline' (face-vid2vid keypoints) or
+    'small' (the prior's inputs into the small CPU model, ``--model SMALL``)."""
     data_dir: Path
     params: Path
     vgg: Path
@@ -80,6 +81,8 @@ class TrainConfig:
     perceptual_weight: float = LossWeights.perceptual
     perceptual_scales: int = LossWeights.perceptual_scales
     """Levels of the perceptual loss's image pyramid (1, 1/2, 1/4)."""
+    perceptual_skip: int = LossWeights.perceptual_skip
+    l1_weight: float = LossWeights.l1
     adversarial_weight: float = LossWeights.adversarial
     feature_matching_weight: float = LossWeights.feature_matching
     eyes_weight: float = LossWeights.eyes
@@ -128,7 +131,7 @@ class Run:
         self.face_model_version = face_model.version
         self.conditioner = Conditioner(face_model, model_cfg.num_keypoints).to(self.device)
         generator = (
-            PriorGenerator(model_cfg) if cfg.mode == "prior" else BaselineGenerator(model_cfg)
+            BaselineGenerator(model_cfg) if cfg.mode == "baseline" else PriorGenerator(model_cfg)
         )
         self.generator = channels_last_2d(generator.to(self.device))
         self.discriminator = MultiScaleDiscriminator().to(
@@ -163,6 +166,8 @@ class Run:
             cfg.eyes_weight,
             cfg.mouth_weight,
             cfg.background_weight,
+            cfg.perceptual_skip,
+            cfg.l1_weight,
         )
         self.sampling = PairSampling(cfg.far_pose_share, cfg.far_pose_candidates)
         self.regions = FaceRegions(face_model, self.image_size).to(self.device)
@@ -266,7 +271,7 @@ class Run:
     def draw(self, batch: PairBatch) -> PriorInputs | torch.Tensor:
         """The step's random conditioning, outside the compiled losses: the prior model's
         inputs with dropout, or the baseline's random affine transform (B, 2, 3)."""
-        if self.cfg.mode == "prior":
+        if self.cfg.mode != "baseline":
             return self.conditioner(batch, self.dropout, self.rng)
         return losses.random_affine(batch.source.shape[0], self.rng)
 
@@ -274,7 +279,7 @@ class Run:
         self, batch: PairBatch, drawn: PriorInputs | torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Prediction and the mode's own generator-side losses."""
-        if self.cfg.mode == "prior":
+        if self.cfg.mode != "baseline":
             return self.gen_ddp(batch.source, drawn), {}
         warped = losses.warp_image(batch.driving, drawn)
         prediction, _, det_d, det_w = self.gen_ddp(batch.source, batch.driving, warped)
@@ -311,6 +316,8 @@ class Run:
         self.opt_g.zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         self.opt_g.step()
+        if not self.objective.adversarial:
+            return {k: v.detach() for k, v in terms.items()}
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.device.type == "cuda"):
             loss_d = self.discriminator_loss(prediction, batch.driving)
         self.opt_d.zero_grad(set_to_none=True)
@@ -396,7 +403,7 @@ class Run:
         store = ClipStore(
             self.cfg.data_dir, self.cfg.params, True, self.device, image_size=self.image_size
         )
-        dims_list = VALIDATION_DIMS if self.cfg.mode == "prior" else (0,)
+        dims_list = (0,) if self.cfg.mode == "baseline" else VALIDATION_DIMS
         table, columns = {}, []
         for dims in dims_list:
             result = validate.evaluate(store, lambda b, d=dims: self.render(b, d))
