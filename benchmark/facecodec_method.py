@@ -35,8 +35,9 @@ from facecodec.call.receive_session import ReceiveSession
 from facecodec.call.recording_link import RecordingLink
 from facecodec.call.render import RenderConfig, RenderedFrame, RenderStage
 from facecodec.call.send_session import References, SendConfig, SendSession
+from facecodec.receiver.model_choice import MODELS
 from facecodec.receiver.receiver import Receiver
-from facecodec.receiver.weights import PRIOR_WEIGHTS, load_weights
+from facecodec.receiver.weights import load_weights
 from facecodec.sender.crop import CropBox
 from facecodec.sender.prior import FacePrior, MediaPipePrior, PriorConfig, PriorFrame
 from facecodec.types import OperatingPoint
@@ -81,13 +82,15 @@ class FacecodecMethod:
     """Where the controller chooses points for the targets from; None: the grid only."""
     name: str = "facecodec"
     modes: frozenset[Mode] = frozenset(Mode)
+    model: str = "large"
+    """The receiver's network: 'large' (the GPU model) or 'small' (the CPU model)."""
 
     def __post_init__(self) -> None:
         self._receiver: Receiver | None = None
 
     def unavailable(self) -> str | None:
         try:
-            load_weights(PRIOR_WEIGHTS)
+            load_weights(MODELS[self.model])
         except (FileNotFoundError, ValueError) as exc:
             return str(exc)
         return None
@@ -181,7 +184,7 @@ class FacecodecMethod:
 
     def _receiver_for(self) -> Receiver:
         if self._receiver is None:
-            self._receiver = Receiver(device=self.device)
+            self._receiver = Receiver(device=self.device, model=self.model)
         return self._receiver
 
     def _device_name(self) -> str:

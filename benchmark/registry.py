@@ -22,6 +22,7 @@ def all_methods(
     """Every method of the comparison, available or not; neural receivers run on ``device``."""
     return [
         FacecodecMethod(device, tuple(facecodec_grid)),
+        FacecodecMethod(device, tuple(facecodec_grid), name="facecodec-small", model="small"),
         BaselineMethod(device),
         StillKeyframe(),
         *classical_methods(classical_scales),
