@@ -18,6 +18,7 @@ from pathlib import Path
 from facecodec.transport import eventloop
 from facecodec.transport.call import Call, CallConfig, open_loopback_pair
 from facecodec.transport.impairment import Impairment
+from facecodec.transport.link_emulator import LinkConfig, LinkStats
 from facecodec.transport.overhead import UDP_IPV4_HEADER_BYTES
 
 from .controller import Controller, ControllerConfig
@@ -45,11 +46,17 @@ class LoopbackResult:
     reverse_measured_bps: float
     max_window_bps: float
     """Most payload in any 1-second window."""
+    max_wire_window_bps: float
+    """Most frames-message wire bytes in any 1-second window."""
+    first_message_ms: float
+    """When the first frames message went, after the keyframe."""
     latency_p95_ms: float
     """Capture to send (bundling), 95th percentile."""
     delivered: float
     """Share of the frames messages that reached the receiver."""
     rtt_ms: float | None
+    link: LinkStats | None
+    """What the emulated link under the sender did, if there is one."""
 
 
 class RunClock:
@@ -125,13 +132,20 @@ async def run_call(
     scenario: Scenario,
     log: DecisionLog | None = None,
     impairment: Impairment | None = None,
+    link: LinkConfig | None = None,
 ) -> LoopbackResult:
-    """One call of ``scenario.duration_s`` over loopback, the controller sending."""
-    listener, dialer = await open_loopback_pair(CallConfig(), CallConfig(impairment=impairment))
+    """One call of ``scenario.duration_s`` over loopback, the controller sending (its
+    keyframes of ``scenario.keyframe_bytes`` random bytes too), through ``link`` if given."""
+    listener, dialer = await open_loopback_pair(
+        CallConfig(), CallConfig(impairment=impairment, link=link)
+    )
     async with listener, dialer:
         clock = RunClock()
         sender = SyntheticSender(
-            Controller(config, table, log), scenario, lambda data, _: dialer.frames.send(data)
+            Controller(config, table, log),
+            scenario,
+            lambda data, _: dialer.frames.send(data),
+            call=dialer,
         )
         background = [
             asyncio.ensure_future(_drain(listener)),
@@ -145,7 +159,8 @@ async def run_call(
         for task in background:
             task.cancel()
         delivered = listener.stats.frames.messages_received / dialer.stats.frames.messages_sent
-        return _result(config, sender.run, start, end, delivered, dialer.rtt_ms)
+        result = _result(config, sender.run, start, end, delivered, dialer.rtt_ms)
+        return dataclasses.replace(result, link=dialer.stats.link)
 
 
 def _result(
@@ -162,9 +177,12 @@ def _result(
         run.mean_bps(start.at_ms / 1000, end.at_ms / 1000),
         *end.bps_since(start),
         max_window_bps=8 * run.max_window_bytes(),
+        max_wire_window_bps=8 * run.max_window_bytes(wire=True),
+        first_message_ms=run.messages[0][0],
         latency_p95_ms=latencies[int(0.95 * len(latencies))],
         delivered=delivered,
         rtt_ms=rtt_ms,
+        link=None,
     )
 
 

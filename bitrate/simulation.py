@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facecodec.transport.feedback import DelaySample, LinkFeedback
 from facecodec.transport.report import ReceiverReport
@@ -29,6 +30,9 @@ from .controller import Controller, ControllerConfig
 from .log import DecisionLog
 from .table import RatePoint, RateTable
 from .window import SlidingWindow
+
+if TYPE_CHECKING:
+    from facecodec.transport.call import Call
 
 KEYFRAME_BYTES = 6000
 FRAME_SIZE_SPREAD = 0.3
@@ -63,6 +67,7 @@ class Scenario:
     path: Callable[[float], tuple[float, float]] = clear_path
     """(loss fraction, round-trip ms) at time t (s)."""
     keyframe_requests_s: tuple[float, ...] = ()
+    keyframe_bytes: int = KEYFRAME_BYTES
     seed: int = 0
     link_bps: Callable[[float], float] | None = None
     """Bottleneck rate in wire bits per second at time t (s); None: no bottleneck."""
@@ -111,19 +116,24 @@ class SyntheticSender:
         scenario: Scenario,
         transmit: Callable[[bytes, float], None] = lambda payload, now_ms: None,
         run: Run | None = None,
+        call: Call | None = None,
     ) -> None:
         self.controller = controller
         self.scenario = scenario
         self.bundler: Bundler[tuple[int, float, float]] = Bundler(controller.config.bundling)
         self.run = run or Run()
         self._transmit = transmit
+        self._call = call
+        """A real call: keyframes go on its control channel and its wire bytes count."""
         self._random = random.Random(scenario.seed)
 
     def frame(self, seq: int, now_ms: float) -> None:
         decision = self.controller.on_frame(now_ms)
         self.run.points.append((now_ms, decision.point))
         if decision.keyframe:
-            self.controller.on_keyframe_sent(KEYFRAME_BYTES, now_ms)
+            if self._call is not None:
+                self._call.control.send(self._random.randbytes(self.scenario.keyframe_bytes))
+            self.controller.on_keyframe_sent(self.scenario.keyframe_bytes, now_ms)
             self.run.keyframes_ms.append(now_ms)
         if seq % decision.point.frame_interval == 0:  # codec.is_sent
             row = _row(self.controller.table, decision.point)
@@ -133,6 +143,8 @@ class SyntheticSender:
 
     def flush(self, now_ms: float) -> None:
         frames = self.bundler.due(now_ms)
+        if self._call is not None:
+            self.controller.on_wire_total(self._call.stats.wire_bytes_sent, now_ms)
         room = self.controller.room_bytes(now_ms)
         while frames and _message_bytes(self.controller.table, frames) > room:
             frames.pop(0)

@@ -1,5 +1,6 @@
 """The delay-gradient detector and the wire budget on synthetic timestamps, and the controller
-in front of a bottleneck whose queue grows: pure logic with injected time."""
+in front of a bottleneck whose queue grows (pure logic with injected time), and a real call
+through the emulated link."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import pytest
 from facecodec.bitrate.bundler import BundlingConfig
 from facecodec.bitrate.controller import Controller, ControllerConfig
 from facecodec.bitrate.delay_gradient import DelayGradient, Usage
+from facecodec.bitrate.loopback import run_call
 from facecodec.bitrate.simulation import Scenario, example_table, simulate
+from facecodec.transport import eventloop
 from facecodec.transport.feedback import DelaySample
+from facecodec.transport.link_emulator import LinkConfig
+from facecodec.transport.overhead import wire_bytes
 from facecodec.transport.report import MAX_ARRIVALS, ArrivalTime, ReceiverReport
 
 TABLE = example_table()
@@ -95,3 +100,23 @@ def test_report_carries_arrivals_and_refuses_a_lying_count() -> None:
     data[-4 * MAX_ARRIVALS - 1] += 1  # the count byte says one more than follows
     with pytest.raises(ValueError):
         ReceiverReport.decode(bytes(data))
+
+
+def test_a_real_call_through_an_8_kbps_link_holds_the_wire_keyframe_included() -> None:
+    """Real aiortc peers, the emulated link under the sender: a 2 kB keyframe on the control
+    channel, then frames, all inside an 8 kbps wire target equal to the link's rate. (A 6 kB
+    keyframe jams such a link: it takes longer than SCTP's 3-s retransmission timeout to
+    cross, and aiortc's retransmissions fill the queue; docs/transport.md, Limits.)"""
+    link_bps, latency_ms = 8000, 200
+    config = ControllerConfig(4000, BundlingConfig(latency_ms, wire_bitrate_bps=link_bps))
+    scenario = Scenario(duration_s=10, content=lambda t_s: 1.0, keyframe_bytes=2000)
+    link = LinkConfig(rate_bps=link_bps, delay_ms=100)
+    result = eventloop.run(run_call(config, TABLE, scenario, link=link))
+    assert result.link is not None
+    assert result.link.dropped["queue"] == 0
+    assert result.max_wire_window_bps <= link_bps
+    # Frames waited for the keyframe to cross the link: sent earlier they would have queued
+    # behind it past the latency budget.
+    keyframe_ms = wire_bytes(scenario.keyframe_bytes + 1) * 8000 / link_bps
+    assert result.first_message_ms >= keyframe_ms - latency_ms
+    assert result.delivered > 0.9
