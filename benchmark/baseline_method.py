@@ -26,24 +26,18 @@ transfer) and never refreshes it. The detector needs no face: every frame is a f
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
-import torch
 
 from facecodec.bitrate.bundler import BundlingConfig
 from facecodec.codec import (
-    FrameDecoder,
     FrameEncoder,
-    MessageType,
-    decode_keyframe,
     encode_keyframe,
     is_sent,
-    parse_message,
 )
 from facecodec.codec.image import (
     DEFAULT_IMAGE_CODEC,
@@ -54,15 +48,22 @@ from facecodec.codec.image import (
 from facecodec.codec.operating_point import MAX_FRAME_INTERVAL
 from facecodec.codec.quantize import num_quant_levels
 from facecodec.receiver.baseline import DETECTOR_WEIGHTS, BaselineCodec
-from facecodec.receiver.concealment import Concealer
 from facecodec.receiver.weights import BASELINE_WEIGHTS, load_weights
 from facecodec.types import FrameParams, Keyframe, OperatingPoint
 
-from .methods import MethodInput, MethodResult, Mode, Point, counted_messages, target_label
+from .baseline_render import BaselineRenderer, shown_params
+from .methods import (
+    Bitstream,
+    MethodInput,
+    MethodResult,
+    Mode,
+    Point,
+    run_neural,
+    target_label,
+)
 
 FRAME_INTERVALS = tuple(range(1, MAX_FRAME_INTERVAL + 1))
 DETECT_BATCH = 16
-RENDER_BATCH = 8
 CROP_HALF_PX = 128
 """Keypoints are in crop units; one unit is this many pixels of a 256 crop."""
 
@@ -100,10 +101,9 @@ class BaselineMethod:
     device: str = "cpu"
     name: str = "baseline"
     modes: frozenset[Mode] = frozenset(Mode)
-    _codec: BaselineCodec | None = field(default=None, init=False, repr=False)
-    _last: tuple[bytes, MethodResult] | None = field(default=None, init=False, repr=False)
-    """The receiver's last output, by digest of the bytes it decoded: targets that choose the
-    same point send identical bytes, and the receiver's output depends on nothing else."""
+
+    def __post_init__(self) -> None:
+        self.renderer = BaselineRenderer(self.device)
 
     def unavailable(self) -> str | None:
         try:
@@ -117,30 +117,22 @@ class BaselineMethod:
         return [Point(target_label(t), t) for t in targets_bps]
 
     def run(self, job: MethodInput) -> MethodResult:
+        return run_neural(self, job)
+
+    def codec(self) -> BaselineCodec:
+        """The model, loaded once and shared with the receiver: detector (sender side) and
+        synthesizer (receiver side)."""
+        return self.renderer.codec()
+
+    # -- sender ---------------------------------------------------------------------------
+
+    def encode(self, job: MethodInput) -> Bitstream:
+        """``send`` as a bitstream for the receiver (which draws whole frames: no crops)."""
         start = time.perf_counter()
         sent, _ = self.send(job)
         sender_ms = 1000 * (time.perf_counter() - start)
-        digest = hashlib.sha1(len(job.driving).to_bytes(4, "little"))
-        for message in sent:
-            digest.update(len(message).to_bytes(4, "little") + message)
-        if self._last is not None and self._last[0] == digest.digest():
-            frames, receiver_ms = self._last[1].frames, self._last[1].receiver_ms
-        else:
-            start = time.perf_counter()
-            frames = self._receive(sent, len(job.driving), job.source.shape[0])
-            receiver_ms = 1000 * (time.perf_counter() - start)
-        messages = counted_messages(sent)
-        result = MethodResult(frames, messages, sender_ms, receiver_ms, self._device_name())
-        self._last = (digest.digest(), result)
-        return result
-
-    def codec(self) -> BaselineCodec:
-        """The model, loaded once: detector (sender side) and synthesizer (receiver side)."""
-        if self._codec is None:
-            self._codec = BaselineCodec(device=self.device)
-        return self._codec
-
-    # -- sender ---------------------------------------------------------------------------
+        size = job.source.shape[0]
+        return Bitstream(sent, len(job.driving), size, job.fps, sender_ms, {})
 
     def send(self, job: MethodInput) -> tuple[list[bytes], OperatingPoint]:
         """Every message the sender sends for ``job`` (source as frame 0, driving frames
@@ -193,38 +185,6 @@ class BaselineMethod:
             segments.append(_Segment(keyframe, own, params, end))
         return segments
 
-    # -- receiver -------------------------------------------------------------------------
-
-    def _receive(self, sent: list[bytes], count: int, size: int) -> np.ndarray:
-        """(count, size, size, 3) frames shown for seqs 1..count (the driving frames), from
-        the messages' bytes alone."""
-        codec = self.codec()
-        decoder = FrameDecoder()  # no keypoint predictor: the keypoints come coded directly
-        segments: list[tuple[Keyframe, OperatingPoint, list[FrameParams]]] = []
-        for message in sent:
-            if parse_message(message) == MessageType.KEYFRAME:
-                keyframe, op = decode_keyframe(message)
-                decoder.set_keyframe(keyframe, op)
-                segments.append((keyframe, op, []))
-            else:
-                segments[-1][2].extend(decoder.decode(message))
-        out = np.empty((count, size, size, 3), np.uint8)
-        ends = [keyframe.params.seq for keyframe, _, _ in segments[1:]] + [count + 1]
-        for (keyframe, op, received), end in zip(segments, ends, strict=True):
-            codec.set_keyframe(keyframe.image)
-            own = codec.encode(keyframe.image[None], keyframe.params.seq)[0]
-            shown = [p for p in _shown(own, received, end, op) if p.seq >= 1]
-            for i in range(0, len(shown), RENDER_BATCH):
-                batch = shown[i : i + RENDER_BATCH]
-                out[[p.seq - 1 for p in batch]] = codec.render(batch)
-        return out
-
-    def _device_name(self) -> str:
-        device = self.codec().device
-        if device.type == "cuda":
-            return f"{device} ({torch.cuda.get_device_name(device)})"
-        return str(device)
-
 
 def _candidates(keypoints: int) -> list[OperatingPoint]:
     """Every quantisation level and parameter interval the format carries, at the model's
@@ -251,7 +211,7 @@ def _code(segments: list[_Segment], op: OperatingPoint, bundle: int) -> _Coded:
             reference = sent[i : i + bundle][-1].seq
         frames.append(messages)
         decoded = [encoder.reconstruction(p.seq) for p in sent]
-        shown = _shown(segment.own, decoded, segment.end, op)[1:]
+        shown = shown_params(segment.own, decoded, segment.end, op)[1:]
         errors += [
             np.linalg.norm(s.keypoints - p.keypoints, axis=1)
             for s, p in zip(shown, segment.params, strict=True)
@@ -259,14 +219,3 @@ def _code(segments: list[_Segment], op: OperatingPoint, bundle: int) -> _Coded:
     payload = sum(len(m) for messages in frames for m in messages)
     error = float(np.mean(errors)) * CROP_HALF_PX if errors else 0.0
     return _Coded(op, frames, payload, error)
-
-
-def _shown(
-    own: FrameParams, received: list[FrameParams], end: int, op: OperatingPoint
-) -> list[FrameParams]:
-    """The parameters the receiver draws for seqs ``own.seq`` .. ``end - 1``: the keyframe's
-    own, then each received frame, skipped ones interpolated (``Concealer``)."""
-    concealer = Concealer(op)
-    for params in [own, *received]:
-        concealer.add(params)
-    return [concealer.next().params for _ in range(own.seq, end)]

@@ -12,8 +12,8 @@ call's default latency (200 ms). Reconstruction runs the clip through the sender
 (keyframe at the first face frame, again when the crop moves or the interval asks). Reenactment
 makes the keyframe from the source frame alone and codes the driver's pose and expression
 against it, with explicit keypoints recomputed from the source identity; its keyframe is never
-refreshed. Frames the receiver does not show (before its first frame after the keyframe) stay
-gray.
+refreshed. The receiver is ``FacecodecRenderer`` (facecodec_render.py), which a staged run
+runs on its own.
 """
 
 from __future__ import annotations
@@ -21,28 +21,30 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import cv2
-import numpy as np
-import torch
 
 from facecodec.bitrate.table import DEFAULT_TABLE_PATH, RateTable, load_table
 from facecodec.call.capture_loop import CapturedFrame
 from facecodec.call.clock import StreamClock
-from facecodec.call.receive_session import ReceiveSession
 from facecodec.call.recording_link import RecordingLink
-from facecodec.call.render import RenderConfig, RenderedFrame, RenderStage
 from facecodec.call.send_session import References, SendConfig, SendSession
 from facecodec.receiver.model_choice import MODELS
-from facecodec.receiver.receiver import Receiver
 from facecodec.receiver.weights import load_weights
 from facecodec.sender.crop import CropBox
 from facecodec.sender.prior import FacePrior, MediaPipePrior, PriorConfig, PriorFrame
 from facecodec.types import OperatingPoint
 
-from .methods import MethodInput, MethodResult, Mode, Point, counted_messages, target_label
+from .facecodec_render import FacecodecRenderer
+from .methods import (
+    Bitstream,
+    MethodInput,
+    MethodResult,
+    Mode,
+    Point,
+    run_neural,
+    target_label,
+)
 
 FACECODEC_GRID = (
     OperatingPoint(keypoints=0, expression_dims=8),
@@ -53,8 +55,6 @@ FACECODEC_GRID = (
 )
 """Explicit points of a run: expression size and keypoint count, as the paper's Figure 7."""
 _LABEL = re.compile(r"k(\d+)-e(\d+)-q(\d+)-f(\d+)")
-NO_KEYFRAME_GRAY = 128
-"""What the receiver shows before any keyframe arrived (no face at the sender yet)."""
 
 
 def point_label(op: OperatingPoint) -> str:
@@ -86,7 +86,7 @@ class FacecodecMethod:
     """The receiver's network: 'large' (the GPU model) or 'small' (the CPU model)."""
 
     def __post_init__(self) -> None:
-        self._receiver: Receiver | None = None
+        self.renderer = FacecodecRenderer(self.device, self.model)
 
     def unavailable(self) -> str | None:
         try:
@@ -101,21 +101,22 @@ class FacecodecMethod:
         return [*targets, *(Point(point_label(op), None) for op in self.grid)]
 
     def run(self, job: MethodInput) -> MethodResult:
-        start = time.perf_counter()
-        sent, boxes = self.send(job)
-        sender_ms = 1000 * (time.perf_counter() - start)
-        start = time.perf_counter()
-        frames = self.receive(sent, len(job.driving), job.source.shape[0], boxes, job.fps)
-        receiver_ms = 1000 * (time.perf_counter() - start)
-        return MethodResult(
-            frames, counted_messages(sent), sender_ms, receiver_ms, self._device_name()
-        )
+        return run_neural(self, job)
 
     # -- sender ---------------------------------------------------------------------------
 
-    def send(self, job: MethodInput) -> tuple[list[bytes], dict[int, CropBox]]:
-        """Every message sent for ``job``, in order (a stream file's records), and where the
-        sender cut each frame's crop from the benchmark frame (by seq)."""
+    def encode(self, job: MethodInput) -> Bitstream:
+        """``send`` as the bitstream for ``renderer``."""
+        start = time.perf_counter()
+        sent, boxes = self.send(job)
+        sender_ms = 1000 * (time.perf_counter() - start)
+        cuts = {seq: (box.x, box.y, box.side) for seq, box in boxes.items() if box is not None}
+        size = job.source.shape[0]
+        return Bitstream(sent, len(job.driving), size, job.fps, sender_ms, cuts)
+
+    def send(self, job: MethodInput) -> tuple[list[bytes], dict[int, CropBox | None]]:
+        """Every message sent for ``job`` (a stream file's records), and where the sender cut
+        each frame's crop from the benchmark frame, by seq (None: no face, no crop)."""
         if job.mode == Mode.RECONSTRUCTION:
             return self._send_clip(job)
         return self._send_reenactment(job), {}
@@ -134,12 +135,12 @@ class FacecodecMethod:
         link = RecordingLink(sent.append)
         return SendSession(link, prior, self.table, config, job.fps, clock=clock), clock
 
-    def _send_clip(self, job: MethodInput) -> tuple[list[bytes], dict[int, CropBox]]:
+    def _send_clip(self, job: MethodInput) -> tuple[list[bytes], dict[int, CropBox | None]]:
         """Source then driving frames (seq 0, 1, ...) through the prior and the session."""
         prior = MediaPipePrior()
         sent: list[bytes] = []
         session, clock = self._session(prior, job, sent)
-        boxes: dict[int, CropBox] = {}
+        boxes: dict[int, CropBox | None] = {}
 
         def emit(frames: list[PriorFrame]) -> None:
             for frame in frames:
@@ -179,65 +180,3 @@ class FacecodecMethod:
         session.finish()
         driver_prior.close()
         return sent
-
-    # -- receiver -------------------------------------------------------------------------
-
-    def _receiver_for(self) -> Receiver:
-        if self._receiver is None:
-            self._receiver = Receiver(device=self.device, model=self.model)
-        return self._receiver
-
-    def _device_name(self) -> str:
-        device = self._receiver_for().device
-        if device.type == "cuda":
-            return f"{device} ({torch.cuda.get_device_name(device)})"
-        return str(device)
-
-    def receive(
-        self,
-        sent: list[bytes],
-        count: int,
-        size: int,
-        boxes: dict[int, CropBox],
-        fps: float,
-    ) -> np.ndarray:
-        """(count, size, size, 3) frames shown for seqs 1..count (the driving frames): the
-        messages replayed by the call's receiving session and drawn by its renderer, each put
-        back where the sender cut it (``boxes``, by seq; the whole frame where missing)."""
-        receiver = self._receiver_for()
-        out = np.full((count, size, size, 3), NO_KEYFRAME_GRAY, np.uint8)
-
-        def place(frame: RenderedFrame) -> None:
-            if 1 <= frame.seq <= count:
-                out[frame.seq - 1] = place_crop(frame.image, boxes.get(frame.seq), size)
-
-        stage = RenderStage(RenderConfig(), receiver, [place])
-        session = ReceiveSession(None, stage, face_model=receiver.face_model)
-        try:
-            session.replay(_records(sent), fps)
-        finally:
-            stage.close()
-        return out
-
-
-def _records(messages: list[bytes]) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, message) as a stream file of ``messages`` would hold them (after its
-    header), for errors that say where."""
-    offset = 0
-    for message in messages:
-        yield offset, message
-        offset += 4 + len(message)
-
-
-def place_crop(image: np.ndarray, box: CropBox | None, size: int) -> np.ndarray:
-    """The receiver's crop image put back where the sender cut it from the (size x size)
-    benchmark frame, so that it is scored against the same pixels."""
-    if box is None or (box.x, box.y, box.side) == (0, 0, size):
-        if image.shape[0] == size:
-            return image
-        return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    scale = box.side / image.shape[0]
-    affine = np.array([[scale, 0, box.x], [0, scale, box.y]], np.float64)
-    return cv2.warpAffine(
-        image, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )

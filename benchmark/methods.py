@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -78,6 +78,38 @@ class MethodResult:
     """Where the receiver ran, e.g. 'cpu' or 'cuda:0 (NVIDIA H100)'."""
 
 
+@dataclass
+class Bitstream:
+    """What a neural method's sender produced for one job: everything its receiver needs, so
+    that the receiver can run elsewhere (``facecodec bench --stage render``)."""
+
+    messages: list[bytes]
+    """The codec's messages in the order sent (a stream file's records)."""
+    frames: int
+    """Driving frames to show (sequence numbers 1..frames; the source is frame 0)."""
+    size: int
+    """Side of the benchmark frames."""
+    fps: float
+    sender_ms: float
+    boxes: dict[int, tuple[int, int, int]]
+    """Where the sender cut each frame's crop from the benchmark frame (x, y, side), by seq;
+    none for a method that draws whole frames."""
+
+
+@dataclass
+class Rendering:
+    frames: np.ndarray
+    """(N, S, S, 3) uint8 RGB frames shown at the receiver, one per driving frame."""
+    receiver_ms: float
+    receiver_device: str
+
+
+class Renderer(Protocol):
+    """A neural method's receiver, which needs only the bitstream (and torch)."""
+
+    def render(self, bitstream: Bitstream) -> Rendering: ...
+
+
 class Method(Protocol):
     """A codec under test."""
 
@@ -116,3 +148,25 @@ def target_label(bps: int) -> str:
     if bps >= 1000:
         return f"{bps / 1000:g}kbps"
     return f"{bps}bps"
+
+
+@runtime_checkable
+class NeuralMethod(Method, Protocol):
+    """A method whose receiver needs a GPU: its sender and receiver run apart in a staged run
+    (``run`` is ``encode`` then ``renderer.render``)."""
+
+    renderer: Renderer
+
+    def encode(self, job: MethodInput) -> Bitstream:
+        """Code ``job.driving`` at ``job.point``: the bitstream for ``renderer``."""
+        ...
+
+
+def run_neural(method: NeuralMethod, job: MethodInput) -> MethodResult:
+    """``Method.run`` of a ``NeuralMethod``: its sender, then its receiver, in this process."""
+    bitstream = method.encode(job)
+    shown = method.renderer.render(bitstream)
+    messages = counted_messages(bitstream.messages)
+    return MethodResult(
+        shown.frames, messages, bitstream.sender_ms, shown.receiver_ms, shown.receiver_device
+    )

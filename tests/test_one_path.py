@@ -4,6 +4,7 @@ show the same frames (the CPU renders about a frame a second: six frames)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import av
@@ -12,7 +13,8 @@ import torch
 
 from facecodec import cli, demo_clip
 from facecodec.benchmark.clips import read_video
-from facecodec.benchmark.facecodec_method import NO_KEYFRAME_GRAY, FacecodecMethod
+from facecodec.benchmark.facecodec_method import FacecodecMethod
+from facecodec.benchmark.facecodec_render import NO_KEYFRAME_GRAY
 from facecodec.benchmark.methods import MethodInput, Point
 from facecodec.codec import StreamReader
 
@@ -36,10 +38,10 @@ def test_encode_decode_and_the_bench_send_and_show_the_same(tmp_path: Path) -> N
     assert clip_fps == fps and frames.shape[1:] == (256, 256, 3)
     method = FacecodecMethod("cpu", grid=())
     job = MethodInput(frames[0], frames[1:], fps, Point("2kbps", TARGET_BPS), None)
-    sent, _ = method.send(job)
-    assert sent == encoded
+    bitstream = method.encode(job)
+    assert bitstream.messages == encoded
     # Placed on the whole frame (no crop boxes): the receiver's own images, frames 1..6.
-    shown = method.receive(sent, FRAMES - 1, 256, {}, fps)
+    shown = method.renderer.render(dataclasses.replace(bitstream, boxes={})).frames
     gray = [i for i, image in enumerate(shown) if np.all(image == NO_KEYFRAME_GRAY)]
     assert len(decoded) == FRAMES - 1 - len(gray) > 0
     np.testing.assert_array_equal(np.stack(decoded), shown[len(gray) :])

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from facecodec.benchmark.clips import read_video
-from facecodec.benchmark.facecodec_method import place_crop
+from facecodec.benchmark.facecodec_render import place_crop
 from facecodec.benchmark.scoring import QualityScores, Scorer
 from facecodec.codec import MessageType, StreamReader, parse_message
 from facecodec.sender.crop import CropBox
