@@ -4,10 +4,17 @@ Reconstruction drives each clip's first frame with the rest of it. Reenactment d
 frame of the next clip of another identity (in input order, wrapping around) with each clip's
 frames. Each finished (mode, clip, method, point) is written at once (store.py), so a rerun
 skips it; the report (report.py) is made from whatever the folder holds.
+
+In stages (``BenchConfig.stage``), the encode stage runs the senders and the classical codecs and
+writes bitstreams and decoded frames into the folder (stage_files.py), the render stage
+(render_stage.py, on a GPU) draws the bitstreams, and the score stage scores what was drawn; no
+stage runs all three here, entry by entry.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,10 +26,20 @@ from tqdm import tqdm
 
 from .clips import BenchClip, load_clip
 from .face_crop import ClipCropper
-from .methods import Method, MethodInput, Mode, Point
+from .methods import (
+    Method,
+    MethodInput,
+    MethodResult,
+    Mode,
+    NeuralMethod,
+    Point,
+    Rendering,
+    counted_messages,
+)
 from .metrics.head_pose import pose_variance
 from .rates import count_bytes
 from .scoring import DEFAULT_FEATURE_STRIDE, FrameAnalysis, Scorer
+from .stage_files import SentRecord, Stage, StageFiles
 from .store import EntryResult, RunStore, entry_key
 
 
@@ -39,8 +56,12 @@ class BenchConfig:
     max_frames: int | None = None
     """Use at most this many frames of each video."""
     feature_stride: int = DEFAULT_FEATURE_STRIDE
+    frame_stride: int = 1
+    """Score every n-th driving frame (a staged run brings only those back from the GPU)."""
     identities: tuple[tuple[str, str], ...] = ()
     """(clip name, identity) pairs known from a data listing; others are their own identity."""
+    stage: Stage | None = None
+    """Run only this stage (ENCODE or SCORE; RENDER is render_stage.py); None: all of them."""
 
     def settings(self) -> dict:
         """What a resumed run must share with the run that made the folder."""
@@ -48,6 +69,7 @@ class BenchConfig:
             "keyframe_interval": self.keyframe_interval,
             "max_frames": self.max_frames,
             "feature_stride": self.feature_stride,
+            "frame_stride": self.frame_stride,
         }
 
 
@@ -69,8 +91,9 @@ class _Prepared:
     path: Path
     source: np.ndarray
     """(S, S, 3) the clip's first frame."""
-    analysis: FrameAnalysis
-    """Of the driving frames (all but the first)."""
+    analysis: FrameAnalysis | None
+    """Of the scored driving frames (every ``frame_stride``-th after the first); None in the
+    encode stage."""
 
 
 def reenactment_sources(records: Sequence[ClipRecord]) -> dict[str, str]:
@@ -100,6 +123,8 @@ class Bench:
         self.store = RunStore(config.out)
         self.scorer = Scorer(config.feature_stride, config.device)
         self.log = log
+        self.missing = 0
+        """Entries the score stage found not rendered yet."""
 
     def run(self) -> list[ClipRecord]:
         """Run every entry not yet in the folder; returns the clips' records."""
@@ -127,13 +152,20 @@ class Bench:
             current: tuple[str, BenchClip] | None = None
             for mode, p, method, point in jobs:
                 bar.set_postfix_str(f"{mode} {p.record.name} {method.name} {point.label}")
-                if not self.store.has(entry_key(mode, p.record.name, method.name, point.label)):
+                if not self._done(entry_key(mode, p.record.name, method.name, point.label)):
                     if current is None or current[0] != p.record.name:
                         current = (p.record.name, self._load(p.path, p.record.identity))
                     source = p if mode == Mode.RECONSTRUCTION else by_name[sources[p.record.name]]
                     self._run_one(mode, current[1], p, source, method, point)
                 bar.update()
+        if self.missing:
+            self.log(f"bench: {self.missing} entries not rendered yet (--stage render)")
         return records
+
+    def _done(self, key: str) -> bool:
+        if self.config.stage == Stage.ENCODE:
+            return StageFiles(self.config.out, key).sent.exists()
+        return self.store.has(key)
 
     def _identity(self, path: Path) -> str:
         return dict(self.config.identities).get(path.stem, path.stem)
@@ -145,10 +177,15 @@ class Bench:
         return clip
 
     def _prepare(self, path: Path) -> _Prepared:
+        """The clip's record and first frame, and its reference analysis unless the stage
+        does not score."""
         clip = self._load(path, self._identity(path))
+        if self.config.stage == Stage.ENCODE:
+            record = ClipRecord(clip.name, clip.identity, len(clip.frames), clip.fps, math.nan)
+            return _Prepared(record, path, clip.frames[0], None)
         analysis = self.store.load_analysis(clip.name)
         if analysis is None:
-            analysis = self.scorer.analyse(clip.frames[1:])
+            analysis = self.scorer.analyse(clip.frames[1 :: self.config.frame_stride])
             self.store.save_analysis(clip.name, analysis)
         record = ClipRecord(
             clip.name, clip.identity, len(clip.frames), clip.fps, pose_variance(analysis.pose_deg)
@@ -165,15 +202,24 @@ class Bench:
         point: Point,
     ) -> None:
         driving = clip.frames[1:]
+        scored = driving[:: self.config.frame_stride]
         job = MethodInput(
             source.source, driving, clip.fps, point, self.config.keyframe_interval, mode
         )
         start = time.perf_counter()
-        result = method.run(job)
-        if result.frames.shape != driving.shape:
-            raise RuntimeError(f"{method.name} returned {result.frames.shape}, not {driving.shape}")
+        key = entry_key(mode, clip.name, method.name, point.label)
+        if self.config.stage == Stage.ENCODE:
+            self._encode(job, method, StageFiles(self.config.out, key))
+            return
+        result = self._result(job, method, key)
+        if result is None:
+            self.missing += 1
+            return
+        if result.frames.shape != scored.shape:
+            raise RuntimeError(f"{method.name} showed {result.frames.shape}, not {scored.shape}")
+        assert driver.analysis is not None and source.analysis is not None
         if mode == Mode.RECONSTRUCTION:
-            scores, moments = self.scorer.reconstruction(driver.analysis, driving, result.frames)
+            scores, moments = self.scorer.reconstruction(driver.analysis, scored, result.frames)
         else:
             scores, moments = self.scorer.reenactment(
                 source.analysis, driver.analysis, result.frames
@@ -204,6 +250,36 @@ class Bench:
         )
         self.store.save_entry(entry, moments)
         self.log_entry(entry, time.perf_counter() - start)
+
+    def _encode(self, job: MethodInput, method: Method, files: StageFiles) -> None:
+        """The encode stage of one entry: a neural method's bitstream (its receiver runs in
+        the render stage), or a classical method's messages and decoded frames."""
+        n, size, stride = len(job.driving), job.source.shape[0], self.config.frame_stride
+        if isinstance(method, NeuralMethod):
+            bitstream = method.encode(job)
+            messages = counted_messages(bitstream.messages)
+            record = SentRecord(method.name, n, size, job.fps, bitstream.sender_ms, messages,
+                                bitstream.boxes, stride)  # fmt: skip
+            files.save_sent(record, bitstream.messages)
+            return
+        result = method.run(job)
+        shown = Rendering(result.frames, result.receiver_ms, result.receiver_device)
+        files.save_shown(shown, job.fps, stride)
+        files.save_sent(SentRecord(method.name, n, size, job.fps, result.sender_ms,
+                                   result.messages, {}, stride))  # fmt: skip
+
+    def _result(self, job: MethodInput, method: Method, key: str) -> MethodResult | None:
+        """What the receiver showed of the scored frames: run here, or (score stage) read from
+        the stage files; None where the render stage has not drawn it yet."""
+        if self.config.stage is None:
+            result = method.run(job)
+            return dataclasses.replace(result, frames=result.frames[:: self.config.frame_stride])
+        files = StageFiles(self.config.out, key)
+        if not files.shown.exists():
+            return None
+        sent, shown = files.load_sent(), files.load_shown()
+        return MethodResult(shown.frames, sent.messages, sent.sender_ms, shown.receiver_ms,
+                            shown.receiver_device)  # fmt: skip
 
     def log_entry(self, entry: EntryResult, seconds: float) -> None:
         akd = "-" if entry.scores.akd is None else f"{entry.scores.akd:.2f}"

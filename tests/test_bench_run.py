@@ -9,12 +9,13 @@ from pathlib import Path
 
 import cv2
 import pytest
+from sender_inputs import DATA_DIR
 
 from facecodec.benchmark.bench import ClipRecord, reenactment_sources
 from facecodec.benchmark.report import Row, hard_subset, metric_figure
 from facecodec.cli import main
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train"
+DATA = DATA_DIR / "train"
 CLIPS = (DATA / "obama__000.mp4", DATA / "lp_d14__103.mp4")
 CLASSICAL = ("h264", "h265", "av1")
 METHODS = ",".join(("still", *CLASSICAL))

@@ -1,6 +1,10 @@
 """``facecodec bench VIDEOS... --bitrates 1kbps,2kbps --out DIR``: bit rate versus quality of
 facecodec, the unsupervised-keypoint baseline and H.264/H.265/AV1 on the same face crops
-(docs/benchmarks.md). Resumable: finished entries in DIR are skipped on a rerun."""
+(docs/benchmarks.md). Resumable: finished entries in DIR are skipped on a rerun.
+
+``--stage encode`` (CPU), ``--stage render`` (GPU: only ``--out`` and ``--device`` matter, and
+it needs only what ``facecodec decode`` needs), ``--stage score`` (CPU) split the run over
+machines through DIR; no ``--stage`` runs all three."""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ import sys
 from pathlib import Path
 
 from facecodec.bitrate.target import bitrate_argument
+
+STAGES = ("encode", "render", "score")
+"""benchmark.stage_files.Stage's values (that module is not imported to parse arguments)."""
 
 
 def _bitrates(text: str) -> tuple[int, ...]:
@@ -53,6 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="results folder (resumable)")
     parser.add_argument(
+        "--stage", choices=STAGES,
+        help="run one stage: encode (CPU), render (GPU), score (CPU); default: all three",
+    )  # fmt: skip
+    parser.add_argument(
         "--mode", choices=("reconstruction", "reenactment", "both"), default="reconstruction"
     )
     parser.add_argument("--device", default="cpu", help="cuda or cpu, for the networks")
@@ -65,6 +76,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--feature-stride", type=int, default=5,
         help="AED and the Fréchet features on every n-th frame (default 5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--frame-stride", type=int, default=1, metavar="N",
+        help="score every n-th driving frame (a staged run brings only those back from the "
+        "GPU; default 1: all)",
     )  # fmt: skip
     parser.add_argument(
         "--methods", type=lambda text: tuple(m.strip() for m in text.split(",") if m.strip()),
@@ -116,6 +132,7 @@ def _command(args: argparse.Namespace) -> str:
         "--keyframe-interval": args.keyframe_interval,
         "--max-frames": args.max_frames,
         "--feature-stride": args.feature_stride,
+        "--frame-stride": args.frame_stride,
         "--methods": ",".join(args.methods) if args.methods else None,
         "--facecodec-points": ",".join(map(point_label, args.facecodec_points or ())) or None,
         "--classical-scales": ",".join(f"{s:g}" for s in args.classical_scales),
@@ -126,15 +143,28 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.stage == "render":
+        from facecodec.benchmark.render_stage import render_run
+
+        render_run(args.out, args.device)
+        return 0
+    return _run_here(args)
+
+
+def _run_here(args: argparse.Namespace) -> int:
+    """All stages, or the encode or score stage."""
     from facecodec.benchmark.bench import Bench, BenchConfig
     from facecodec.benchmark.face_crop import SenderFaceCrop
     from facecodec.benchmark.facecodec_method import FACECODEC_GRID
     from facecodec.benchmark.methods import Mode
     from facecodec.benchmark.registry import all_methods
     from facecodec.benchmark.report import write_report
+    from facecodec.benchmark.stage_files import Stage
 
     if args.keyframe_interval is not None and args.keyframe_interval < 1:
         raise ValueError("--keyframe-interval must be at least 1")
+    if args.frame_stride < 1:
+        raise ValueError("--frame-stride must be at least 1")
     videos, identities = _inputs(args)
     modes = tuple(Mode) if args.mode == "both" else (Mode(args.mode),)
     config = BenchConfig(
@@ -146,7 +176,9 @@ def run(args: argparse.Namespace) -> int:
         keyframe_interval=args.keyframe_interval,
         max_frames=args.max_frames,
         feature_stride=args.feature_stride,
+        frame_stride=args.frame_stride,
         identities=identities,
+        stage=None if args.stage is None else Stage(args.stage),
     )
     grid = args.facecodec_points or FACECODEC_GRID
     methods = all_methods(args.device, args.classical_scales, grid)
@@ -158,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
         methods = [m for m in methods if m.name in args.methods]
     bench = Bench(config, methods, SenderFaceCrop())
     records = bench.run()
+    if args.stage == "encode":
+        print(f"encoded into {args.out}; next: --stage render (GPU), then --stage score")
+        return 0
     settings = {
         **config.settings(),
         "targets_bps": list(config.targets_bps),
