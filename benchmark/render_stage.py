@@ -6,6 +6,7 @@ OpenCV, numpy): no MediaPipe, PyAV, aiortc or dlib, no clips and no metrics."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +20,10 @@ from .stage_files import STREAMS, StageFiles
 
 RENDERERS: dict[str, Callable[[str], Renderer]] = {
     "facecodec": FacecodecRenderer,
+    "facecodec-small": functools.partial(FacecodecRenderer, model="small"),
     "baseline": BaselineRenderer,
 }
-"""Receivers by method name (the names FacecodecMethod and BaselineMethod report)."""
+"""Receivers by method name (the names benchmark/registry.py gives the neural methods)."""
 
 
 def render_run(

@@ -27,7 +27,8 @@ def test_encode_decode_and_the_bench_send_and_show_the_same(tmp_path: Path) -> N
     stream, video = tmp_path / "demo.fcs", tmp_path / "demo.mkv"
     encode = ["encode", str(demo_clip()), "-o", str(stream), "--frames", str(FRAMES)]
     assert cli.main([*encode, "--bitrate", f"{TARGET_BPS}bps", "--quiet"]) == 0
-    assert cli.main(["decode", str(stream), "-o", str(video), "--device", "cpu", "--quiet"]) == 0
+    decode = ["decode", str(stream), "-o", str(video), "--device", "cpu", "--model", "large"]
+    assert cli.main([*decode, "--quiet"]) == 0
     with open(stream, "rb") as file:
         reader = StreamReader(file)
         fps, encoded = reader.fps, list(reader)
