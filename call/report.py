@@ -195,8 +195,10 @@ def _link_rows(link: object) -> list[tuple[str, str]]:
         delay = f"{done['queue_delay_median_ms']} / {done['queue_delay_p95_ms']} ms"
         rows.append(
             (
-                f"link {direction}: datagrams delivered (dropped) / queue delay median / p95",
-                f"{done['delivered']} of {done['datagrams']} ({drops}) / {delay}",
+                f"link {direction}: datagrams delivered / accepted / offered (dropped) / queue "
+                "delay median / p95",
+                f"{done['delivered']} / {done['accepted']} / {done['datagrams']} ({drops}) / "
+                f"{delay}",
             )
         )
     return rows

@@ -43,7 +43,7 @@ def test_the_rate_holds_in_every_window_and_a_full_queue_drops_the_tail() -> Non
         assert window <= config.bucket_bytes + 1200 + (t1 - t0) * BYTES_PER_MS + 1e-6
     stats = model.stats
     assert stats.dropped[Drop.QUEUE.value] > 0  # offered 2-3x the rate
-    assert stats.delivered + stats.dropped[Drop.QUEUE.value] == len(times)
+    assert stats.accepted + stats.dropped[Drop.QUEUE.value] == len(times)
     # Nothing waits longer than a full queue takes to drain.
     assert max(stats.queue_delays_ms) <= (config.queue_bytes + 1200) / BYTES_PER_MS
     assert stats.queue_delay_ms(50) <= stats.queue_delay_ms(95)

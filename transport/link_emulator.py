@@ -10,8 +10,9 @@ end of a call has its own link for what it sends: one direction each.
 
 ``LinkModel`` is the logic alone, with time passed in (``now_ms``) as aiortc's rate.py does,
 so it is tested without sockets; ``EmulatedLink`` puts it under a ``Call``'s ICE transport on
-the event loop. The link counts what it did: datagrams delivered, drops by cause, the delay
-datagrams spent queued for the rate.
+the event loop. The link counts what it did: datagrams accepted (queued for delivery) and
+delivered (out of the far end, by now), drops by cause, the delay datagrams spent queued for
+the rate.
 """
 
 from __future__ import annotations
@@ -88,12 +89,15 @@ class Drop(Enum):
 class LinkStats:
     datagrams: int = 0
     """Offered to the link."""
+    accepted: int = 0
+    """Not dropped: queued for delivery (``LinkModel``)."""
     delivered: int = 0
+    """Out of the far end so far (``EmulatedLink``); the rest was still on the link."""
     bytes_delivered: int = 0
     """UDP/IP bytes."""
     dropped: dict[str, int] = field(default_factory=lambda: {d.value: 0 for d in Drop})
     queue_delays_ms: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_DELAY_SAMPLES))
-    """Time each delivered datagram waited for the rate (queue and bucket), most recent."""
+    """Time each accepted datagram waits for the rate (queue and bucket), most recent."""
 
     def queue_delay_ms(self, percentile: float) -> float | None:
         if not self.queue_delays_ms:
@@ -104,7 +108,9 @@ class LinkStats:
         """JSON-ready: what the link did."""
         return {
             "datagrams": self.datagrams,
+            "accepted": self.accepted,
             "delivered": self.delivered,
+            "bytes_delivered": self.bytes_delivered,
             "dropped": dict(self.dropped),
             "queue_delay_median_ms": self.queue_delay_ms(50),
             "queue_delay_p95_ms": self.queue_delay_ms(95),
@@ -140,8 +146,7 @@ class LinkModel:
         if drop is not None:
             self.stats.dropped[drop.value] += 1
             return drop
-        self.stats.delivered += 1
-        self.stats.bytes_delivered += size
+        self.stats.accepted += 1
         self.stats.queue_delays_ms.append(departure - now_ms)
         jitter = self._random.uniform(-1.0, 1.0) * self.config.jitter_ms
         arrival = max(departure + max(0.0, self.config.delay_ms + jitter), self._last_arrival_ms)
@@ -227,7 +232,10 @@ class EmulatedLink:
         # One timer for the head of the line: datagrams leave in order, even when due at once.
         now = self._loop.time()
         while self._in_flight and self._in_flight[0][0] <= now:
-            task = self._loop.create_task(self._send_on(self._in_flight.popleft()[1]))
+            data = self._in_flight.popleft()[1]
+            self.stats.delivered += 1
+            self.stats.bytes_delivered += len(data) + UDP_IPV4_HEADER_BYTES
+            task = self._loop.create_task(self._send_on(data))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
         self._timer = None
