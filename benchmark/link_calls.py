@@ -1,0 +1,87 @@
+"""Whole calls over emulated narrow links (docs/call.md, "Over narrow links"): time to the
+full keyframe and to the first face, rates, what the link's queue did and what came out.
+
+    python -m facecodec.benchmark.link_calls [--links 2kbps,4kbps,8kbps,16kbps]
+        [--delay 100ms] [--loss 1%] [--clips 3] [--data ../shared/data] [--out runs/link_calls]
+
+Each call is ``facecodec call --link RATE,DELAY,LOSS``'s on one of the longest held-out clips
+(people never trained on), rendering nothing (what is sent does not depend on it), at the
+default 2 kbps payload target. "Over the link" is what the link delivered forward (UDP/IP
+bytes of everything: keyframes, frames, control, retransmissions) over the call's duration.
+Writes link_calls.json and prints the table. Everything here depends on the machine's speed
+and load; run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from facecodec.bitrate import load_table
+from facecodec.call.arguments import parse_link
+from facecodec.call.loopback import LoopbackCall, LoopbackConfig
+from facecodec.call.render import RenderConfig
+from facecodec.call.report import summarize
+from facecodec.call.send_session import SendConfig
+from facecodec.transport import eventloop
+
+from .call_rates import REPO, held_out_clips
+
+TARGET_BPS = 2000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--links", default="2kbps,4kbps,8kbps,16kbps")
+    parser.add_argument("--delay", default="100ms")
+    parser.add_argument("--loss", default="1%")
+    parser.add_argument("--clips", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=Path("runs/link_calls"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    table, results = load_table(), []
+    for rate in args.links.split(","):
+        link = parse_link(f"{rate},{args.delay},{args.loss}")
+        for clip in held_out_clips(args.data, args.clips):
+            config = LoopbackConfig(clip, SendConfig(TARGET_BPS), RenderConfig(every=0), link=link)
+            summary = summarize(eventloop.run(LoopbackCall(config, table, None).run()), config)
+            results.append(summary)
+            print(rate, clip.name, json.dumps(summary["start"]), flush=True)
+    (args.out / "link_calls.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+
+
+def print_table(results: list[dict]) -> None:
+    print(
+        "\n| link | clip | full keyframe / first face (s) | payload / over the link (kbps) "
+        "| queue delay median / p95 (s) | drops random / burst / queue "
+        "| output received / interpolated / held |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        start, rates, frames = r["start"], r["bitrate"], r["frames"]
+        forward = r["link"]["forward"]
+        link_rate = r["link"]["config"]["rate_bps"] / 1000
+        drops = " / ".join(str(v) for v in forward["dropped"].values())
+        output = frames["output"]
+        print(
+            f"| {link_rate:g} kbps | {Path(r['input']).stem} | "
+            f"{_s(start['to_full_keyframe_ms'])} / {_s(start['to_first_face_ms'])} | "
+            f"{rates['payload_kbps']} / {_kbps(forward['bytes_delivered'], r['seconds'])} | "
+            f"{_s(forward['queue_delay_median_ms'])} / {_s(forward['queue_delay_p95_ms'])} | "
+            f"{drops} | {output['received']} / {output['interpolated']} / {output['held']} |"
+        )
+
+
+def _kbps(total_bytes: int, seconds: float) -> str:
+    return f"{8 * total_bytes / seconds / 1000:.2f}"
+
+
+def _s(ms: float | None) -> str:
+    return "never" if ms is None else f"{ms / 1000:.1f}"
+
+
+if __name__ == "__main__":
+    main()
