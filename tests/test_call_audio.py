@@ -22,9 +22,10 @@ from facecodec.call.report import summarize
 from facecodec.call.send_session import SendConfig, SendSession
 from facecodec.receiver.receiver import Receiver
 from facecodec.sender.capture import open_source
-from facecodec.transport import Call, Impairment, SignalingServer
-from facecodec.transport.audio import AudioConfig, OpusSendTrack
-from facecodec.transport.call import LOOPBACK_HOST
+from facecodec.transport import Call, CallConfig, Impairment, SignalingServer
+from facecodec.transport.audio import SAMPLE_RATE, AudioConfig, OpusSendTrack
+from facecodec.transport.call import LOOPBACK_HOST, open_loopback_pair
+from facecodec.transport.overhead import UDP_IPV4_HEADER_BYTES
 
 FRAMES = 100
 MARKS = [25, 50, 75]
@@ -67,10 +68,10 @@ def test_each_mark_of_the_voice_plays_with_its_frame(tmp_path, loss: float) -> N
     assert all(-LEADS_MS <= offset <= TRAILS_MS for offset in offsets_ms)
     voice = summarize(result, config)["voice"]
     assert isinstance(voice, dict)
-    # Constant bit rate: 60 B every 60 ms; each packet sent pays 62 B of headers on the wire.
+    # Constant bit rate: 60 B every 60 ms; each packet sent pays 64 B of headers on the wire.
     assert voice["opus_kbps"] == pytest.approx(8.0, abs=0.1)
     sent_share = result.audio.sent.packets / (result.audio.sent.packets + result.audio.sent.dropped)
-    assert voice["wire_kbps"] == pytest.approx(sent_share * (8.0 + 8 * 62 / 60), abs=0.1)
+    assert voice["wire_kbps"] == pytest.approx(sent_share * (8.0 + 8 * 64 / 60), abs=0.1)
     assert voice["offset_ms"]["frames"] > 0
 
 
@@ -115,3 +116,37 @@ def test_a_receiving_service_plays_a_callers_voice_on_its_faces_schedule(tmp_pat
     assert len(onsets_ms) == len(MARKS)
     for mark, onset in zip(MARKS, onsets_ms, strict=True):
         assert -LEADS_MS <= onset - due_ms[mark] <= TRAILS_MS
+
+
+def test_a_voice_packet_costs_on_the_wire_what_the_estimate_says() -> None:
+    """Against the bytes aiortc's DTLS transport sends (the face's and the voice's share it):
+    one 60 ms packet at a time; RTCP reports only ever add, so the smallest step counts."""
+    no_reports = CallConfig(report_interval_ms=600_000)
+
+    async def scenario() -> list[tuple[int, int, int]]:
+        track = OpusSendTrack(AudioConfig())
+        listener, dialer = await open_loopback_pair(no_reports, no_reports, track)
+        async with listener, dialer:
+            steps = []
+            packet = np.zeros(3 * SAMPLE_RATE // 50, np.int16)  # 60 ms
+            for _ in range(8):
+                before, sent = dtls_sent(dialer), track.stats.wire_bytes
+                track.push(packet)
+                await asyncio.sleep(0.02)
+                after = dtls_sent(dialer)
+                steps.append(
+                    (after[0] - before[0], after[1] - before[1], track.stats.wire_bytes - sent)
+                )
+            return steps
+
+    steps = run(scenario())
+    measured, datagrams, estimated = min(steps)
+    assert datagrams == 1 and measured == estimated == 60 + 64
+
+
+def dtls_sent(call: Call) -> tuple[int, int]:
+    """UDP payload bytes plus UDP/IPv4 headers, and datagrams, that the call's DTLS transport
+    sent."""
+    # aiortc keeps these counters private; they count every record and SRTP packet it writes.
+    stats = next(iter(call.peer_connection.sctp.transport._get_stats().values()))
+    return stats.bytesSent + UDP_IPV4_HEADER_BYTES * stats.packetsSent, stats.packetsSent

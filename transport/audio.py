@@ -31,9 +31,10 @@ SAMPLE_RATE = 48_000
 TIME_BASE = Fraction(1, SAMPLE_RATE)
 DEFAULT_AUDIO_BITRATE_BPS = 8_000
 DEFAULT_PACKET_MS = 60
-RTP_WIRE_OVERHEAD_BYTES = 12 + 12 + 10 + 28
-"""Per audio packet: RTP header 12, aiortc's header extensions 12 (mid, abs-send-time, audio
-level), SRTP tag 10, UDP/IPv4 28 (checked against aiortc's DTLS counters in the tests)."""
+RTP_WIRE_OVERHEAD_BYTES = 12 + 8 + 16 + 28
+"""Per audio packet: RTP header 12, the mid header extension 8 (aiortc sends no audio level
+with packets it did not encode), SRTP's AES-GCM tag 16 (aiortc offers AEAD profiles first),
+UDP/IPv4 28; tests/test_call_audio.py checks it against aiortc's DTLS counters."""
 OPUS_PACKET_MS = (20, 40, 60)
 """Packet durations libopus codes in one frame or two (longer ones cost more delay)."""
 
@@ -43,7 +44,7 @@ class AudioConfig:
     bitrate_bps: int = DEFAULT_AUDIO_BITRATE_BPS
     """Opus bit rate (``--audio-bitrate``); speech from about 6 kbps."""
     packet_ms: int = DEFAULT_PACKET_MS
-    """Audio per RTP packet: longer packets pay the ~62 B of headers less often."""
+    """Audio per RTP packet: longer packets pay the 64 B of headers less often."""
     impairment: Impairment | None = None
     """Seeded loss of the packets before they reach RTP (tests, demos)."""
 
