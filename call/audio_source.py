@@ -1,8 +1,9 @@
 """The sender's voice: an input file's audio track (PyAV) or a microphone (sounddevice).
 
-Both give 48 kHz mono int16 chunks as they are captured (a file paced at real time, as its
-frames are) and say where a face frame captured at a given time sits on the audio's timeline
-(sample 0 = the first sample sent), which the sender's media clock carries to the receiver.
+Both give 48 kHz mono int16 chunks (a microphone as it captures them; a file as fast as it
+decodes, the sender paces it by its frames) and say where a face frame captured at a given
+time sits on the audio's timeline (sample 0 = the first sample sent), which the sender's media
+clock carries to the receiver.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from facecodec.transport.audio import SAMPLE_RATE
 from .clock import now_ms
 
 CHUNK_MS = 20
-"""How much audio a paced file hands over at a time."""
+"""How much audio a file hands over at a time."""
 
 
 class NoAudioError(ValueError):
@@ -28,9 +29,12 @@ class NoAudioError(ValueError):
 
 
 class AudioSource(ABC):
+    follows_frames: bool
+    """Whether the sender must pace it by the frames captured (a file), not by real time."""
+
     @abstractmethod
     def chunks(self) -> AsyncIterator[np.ndarray]:
-        """(N,) int16 48 kHz mono chunks in real time, until the source ends."""
+        """(N,) int16 48 kHz mono chunks, until the source ends."""
 
     @abstractmethod
     def frame_pts(self, seq: int, fps: float, capture_ms: float) -> int:
@@ -43,6 +47,8 @@ class AudioSource(ABC):
 
 class FileAudio(AudioSource):
     """The first audio track of a video file; NoAudioError if it has none."""
+
+    follows_frames = True
 
     def __init__(self, path: str | Path) -> None:
         import av
@@ -61,10 +67,7 @@ class FileAudio(AudioSource):
         return round((seq / fps + self._lead_s) * SAMPLE_RATE)
 
     async def chunks(self) -> AsyncIterator[np.ndarray]:
-        start_ms, sent = now_ms(), 0
         for chunk in self._decoded():
-            await asyncio.sleep(max(0.0, start_ms + sent * 1000 / SAMPLE_RATE - now_ms()) / 1000)
-            sent += len(chunk)
             yield chunk
 
     def close(self) -> None:
@@ -92,6 +95,8 @@ def _start_s(stream) -> float:  # av.stream.Stream
 class Microphone(AudioSource):
     """A sound input device (sounddevice's default, or a name or index it knows);
     NoAudioError where there is none (no PortAudio, no device)."""
+
+    follows_frames = False
 
     def __init__(self, device: str | int | None = None) -> None:
         try:

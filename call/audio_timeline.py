@@ -1,10 +1,10 @@
 """The receiver's audio as one continuous stream: frames placed at their due times, silence
 where nothing came.
 
-A frame placed where audio already is (the schedule shrank a delay, or a packet came twice)
-keeps only its samples past what is there; a gap between two frames (a lost packet) is
-silence. Samples before the time ``take`` is asked for are final: the schedule never puts
-audio in the past.
+A frame placed where audio already is (the schedule shrank a delay, or a packet came twice),
+or partly in the past (it came late), keeps only its samples past those; a gap between two
+frames (a lost packet) is silence. Samples before the time ``take`` was last asked for are
+final.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class AudioTimeline:
             self._start_ms = due_ms
         position = round((due_ms - self._start_ms) * SAMPLES_PER_MS)
         skipped = min(len(samples), max(0, max(self._placed_end, self._taken) - position))
+        if skipped == len(samples):
+            return skipped
         kept = samples[skipped:]
         offset = position + skipped - self._taken
         end = offset + len(kept)

@@ -85,15 +85,17 @@ class SyncedPlayout:
         self._schedule.on_arrival(audio_ms, now_ms)
 
     def audio_due_ms(self, audio_ms: float, now_ms: float) -> float:
-        """When audio at ``audio_ms`` plays (after at least one ``on_audio``)."""
+        """When audio at ``audio_ms`` plays (after at least one ``on_audio``); in the past
+        when it came after a face frame that was due with it."""
         due = self._schedule.due_ms(audio_ms, now_ms)
         assert due is not None
         pin = self._pin_near(audio_ms)
         if pin is not None:
             # A face frame went out before its audio came: the audio plays where that frame
-            # put it (or as soon as it can), even if the schedule has moved since.
+            # put it, even if the schedule has moved since; if that time has passed, what is
+            # late is not played at all (a voice late by a second would be worse than a gap).
             position, face_due = pin
-            due = max(face_due + audio_ms - position, now_ms)
+            due = face_due + audio_ms - position
         return due
 
     def _pin_near(self, audio_ms: float) -> tuple[float, float] | None:
