@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # the receiving session runs without aiortc (stream files)
 from .playout import NOMINAL_FPS, PlayoutClock
 from .schedule import AnchoredSchedule
 
-PIN_SPAN_MS = 1000.0
-"""Audio this close to a face frame scheduled ahead of its audio plays where that frame put
-it."""
+PIN_SPAN_MS = 60.0
+"""Audio this close to a face frame scheduled ahead of its audio (one packet) plays where that
+frame put it; further off, a frame scheduled before the schedule moved would misplace it."""
 MAX_PINS = 64
 """Face frames scheduled ahead of their audio that are remembered (2.5 s at 25 fps)."""
 MAX_PLACEMENTS = 20_000
@@ -122,12 +122,13 @@ class SyncedPlayout:
 
     def played_at(self, audio_ms: float) -> float | None:
         """When the audio at ``audio_ms`` plays; None if it has not come yet. Where later audio
-        has come but this did not play (lost, or cut when the schedule moved), the audio
-        before it is followed on."""
+        has come but this did not play (lost, or cut when it came late), the audio just before
+        it is followed on for up to PIN_SPAN_MS."""
         index = bisect_right(self._placed, (audio_ms, float("inf"), float("inf"))) - 1
         if index < 0:
             return None
         first_ms, end_ms, at_ms = self._placed[index]
-        if audio_ms >= end_ms and audio_ms >= self._placed[-1][1]:
+        later_came = audio_ms < self._placed[-1][1]
+        if audio_ms >= end_ms and not (later_came and audio_ms < end_ms + PIN_SPAN_MS):
             return None
         return at_ms + audio_ms - first_ms
