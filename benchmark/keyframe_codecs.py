@@ -5,7 +5,8 @@
 Takes the middle frame of every validation clip (training/splits.py: people no table or network
 learned from), codes it with WebP (OpenCV, what the keyframe carries today), AVIF (Pillow's
 built-in libavif) and JPEG XL (pillow-jxl-plugin, if installed) over a range of qualities, at the
-full 256x256 crop and at half resolution (128x128, upsampled back by the receiver), and prints
+full 256x256 crop, at half resolution (128x128, upsampled back by the receiver) and as a
+face-only crop (its centre 192x192, the receiver repeating the edge pixels outward), and prints
 mean bytes, PSNR and SSIM of the decoded image against the source frame, whole crop and face
 region (the centre half), and the mean time to code and decode one on this machine. The
 summary interpolates each codec's face PSNR at the sizes that matter: 1 kB (a first keyframe)
@@ -34,8 +35,23 @@ from facecodec.codec.image import ImageCodec, decode_image, encode_image
 from facecodec.training.splits import split_clips
 
 QUALITIES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 87, 90)
-SCALES = (1, 2)
-"""Full crop, and half resolution upsampled back."""
+
+
+@dataclass(frozen=True)
+class Framing:
+    """What of the 256x256 crop is coded: its centre ``crop`` share of the side (the face;
+    the receiver repeats the edge pixels outward), at 1/``scale`` of the resolution (the
+    receiver upsamples)."""
+
+    crop: float = 1.0
+    scale: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"{self.crop:.2f}/{self.scale}"
+
+
+FRAMINGS = (Framing(), Framing(scale=2), Framing(0.75), Framing(0.75, 2))
 SUMMARY_BYTES = (1000, 6000)
 
 Codec = Callable[[np.ndarray, int], bytes]
@@ -45,7 +61,8 @@ Codec = Callable[[np.ndarray, int], bytes]
 @dataclass(frozen=True)
 class Row:
     codec: str
-    scale: int
+    framing: str
+    """Framing.label: centre share / downscale."""
     quality: int
     bytes: float
     psnr_db: float
@@ -87,24 +104,33 @@ def available_codecs() -> dict[str, Codec]:
 
 
 def code_image(
-    image: np.ndarray, name: str, encode: Codec, scale: int, quality: int
+    image: np.ndarray, name: str, encode: Codec, framing: Framing, quality: int
 ) -> tuple[bytes, np.ndarray]:
-    """(H, W, 3) RGB uint8 -> (coded bytes at 1/``scale`` of the size, the (H, W, 3) image
-    the receiver gets back from them, upsampled to the full size)."""
+    """(H, W, 3) RGB uint8 -> (coded bytes of its ``framing``, the (H, W, 3) image the
+    receiver makes of them)."""
     h, w = image.shape[:2]
-    small = cv2.resize(image, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
+    side = round(h * framing.crop) // 2 * 2
+    top, left = (h - side) // 2, (w - side) // 2
+    centre = image[top : top + side, left : left + side]
+    coded_side = side // framing.scale
+    small = cv2.resize(centre, (coded_side, coded_side), interpolation=cv2.INTER_AREA)
     data = encode(small, quality)
-    out = _decode(data, name, (w // scale, h // scale))
-    return data, cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
+    out = cv2.resize(
+        _decode(data, name, (coded_side, coded_side)), (side, side), interpolation=cv2.INTER_CUBIC
+    )
+    full = cv2.copyMakeBorder(out, top, h - side - top, left, w - side - left, cv2.BORDER_REPLICATE)
+    return data, full
 
 
-def measure_one(images: np.ndarray, name: str, encode: Codec, scale: int, quality: int) -> Row:
-    """Mean over ``images`` (N, H, W, 3) of one codec at one scale and quality."""
+def measure_one(
+    images: np.ndarray, name: str, encode: Codec, framing: Framing, quality: int
+) -> Row:
+    """Mean over ``images`` (N, H, W, 3) of one codec at one framing and quality."""
     h, w = images.shape[1:3]
     sizes, times, decoded = [], [], []
     for image in images:
         start = time.perf_counter()
-        data, shown = code_image(image, name, encode, scale, quality)
+        data, shown = code_image(image, name, encode, framing, quality)
         times.append(time.perf_counter() - start)
         sizes.append(len(data))
         decoded.append(shown)
@@ -112,7 +138,7 @@ def measure_one(images: np.ndarray, name: str, encode: Codec, scale: int, qualit
     face = (slice(None), slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))
     return Row(
         name,
-        scale,
+        framing.label,
         quality,
         float(np.mean(sizes)),
         float(psnr(images, out).mean()),
@@ -142,26 +168,29 @@ def main() -> None:
     images = np.stack([im for im in (middle_frame(c.path) for c in validation) if im is not None])
     print(f"{len(images)} keyframes: the middle frame of each validation clip")
     print(
-        f"{'codec':8} {'scale':>5} {'q':>3} {'bytes':>7} {'PSNR':>6} {'SSIM':>6} "
+        f"{'codec':8} {'frame':>8} {'q':>3} {'bytes':>7} {'PSNR':>6} {'SSIM':>6} "
         f"{'fPSNR':>6} {'fSSIM':>6} {'ms':>7}"
     )
     rows = []
     for name, encode in available_codecs().items():
-        for scale in SCALES:
+        for framing in FRAMINGS:
             for quality in QUALITIES:
-                r = measure_one(images, name, encode, scale, quality)
+                r = measure_one(images, name, encode, framing, quality)
                 rows.append(r)
                 print(
-                    f"{r.codec:8} {'1/' + str(scale):>5} {r.quality:3d} {r.bytes:7.0f} "
+                    f"{r.codec:8} {r.framing:>8} {r.quality:3d} {r.bytes:7.0f} "
                     f"{r.psnr_db:6.2f} {r.ssim:6.4f} {r.face_psnr_db:6.2f} {r.face_ssim:6.4f} "
                     f"{r.code_ms:7.1f}"
                 )
     print("face PSNR (dB) interpolated at", ", ".join(f"{b} B" for b in SUMMARY_BYTES))
     for name in available_codecs():
-        for scale in SCALES:
-            curve = [r for r in rows if r.codec == name and r.scale == scale]
+        for framing in FRAMINGS:
+            curve = [r for r in rows if r.codec == name and r.framing == framing.label]
             at = [face_psnr_at(curve, size) for size in SUMMARY_BYTES]
-            print(f"{name:8} 1/{scale}: " + "  ".join("-" if v is None else f"{v:.2f}" for v in at))
+            print(
+                f"{name:8} {framing.label}: "
+                + "  ".join("-" if v is None else f"{v:.2f}" for v in at)
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     print(f"wrote {args.out}")
