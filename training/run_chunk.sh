@@ -14,6 +14,8 @@ batch=${2:-64}
 data=.gpu
 runs=${RUNS:-/tmp/facecodec-runs}
 source training/gpu_env.sh
+# The training's output goes to files; a failure shows their ends in the call's output.
+trap 'tail -n 40 "$runs"/*.out 2>/dev/null' ERR
 python3 -m facecodec.training.gpu_data unpack
 gpus=$(nvidia-smi -L | wc -l)
 train() {  # mode, state folder, devices, process count
