@@ -81,6 +81,8 @@ class RenderStats:
     """Time spent rendering, keyframes included."""
     error: str | None = None
     """Why the last keyframe could not be used (no frames are drawn until the next)."""
+    model: str = ""
+    """The receiver's network that renders, 'large' or 'small' on its device ('' without)."""
 
 
 class RenderStage:
@@ -98,7 +100,9 @@ class RenderStage:
         self.config = config
         self.receiver = receiver
         self.outputs = outputs
-        self.stats = RenderStats()
+        self.stats = RenderStats(
+            model=f"{receiver.model} on {receiver.device.type}" if receiver else ""
+        )
         self._items: deque[Keyframe | _Scheduled] = deque()
         self._wake = threading.Condition()
         self._closing = False
