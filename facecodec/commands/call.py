@@ -71,7 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=link_argument,
         default=None,
         metavar="RATE,DELAY,LOSS",
-        help="an emulated path each way under everything the call sends, e.g. 8kbps,100ms,1% "
+        help="an emulated path each way under everything the call sends, e.g. 8kbps,100ms,1%% "
         "(a rate limit with a bounded queue, one-way delay, random loss; jitter=20ms and "
         "queue=BYTES may follow)",
     )
