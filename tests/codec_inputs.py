@@ -7,18 +7,16 @@ real sender path (``MediaPipePrior``: landmarks, crop, face-model fit, semantic 
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
+from shared_data import DATA_DIR
 
 from facecodec import demo_clip
 from facecodec.types import FrameParams
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("FACECODEC_DATA", REPO.parent / "shared" / "data"))
 MAX_FRAMES = 250
 
 

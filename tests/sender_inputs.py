@@ -4,7 +4,6 @@ synthetic canvases (720p input, several faces); and a fixture for the DECA backe
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -13,11 +12,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from shared_data import DATA_DIR
 
 from facecodec.sender.capture import VideoFile
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("FACECODEC_DATA", REPO.parent / "shared" / "data"))
 CANVAS_SHAPE = (720, 1280)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sender_inputs import DATA_DIR
+from shared_data import DATA_DIR
 
 from facecodec.benchmark.baseline_method import BaselineMethod
 from facecodec.benchmark.clips import read_video

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from shared_data import DATA_DIR
 
 from facecodec.benchmark.classical import AV1, FAMILIES, H264, LOWEST, ClassicalCodec
 from facecodec.benchmark.clips import read_video
@@ -14,7 +13,7 @@ from facecodec.benchmark.metrics.pixels import psnr
 from facecodec.benchmark.rates import count_bytes
 from facecodec.transport.overhead import PACKET_OVERHEAD_BYTES
 
-CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train" / "obama__000.mp4"
+CLIP = DATA_DIR / "train" / "obama__000.mp4"
 FRAMES = 25
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
+from shared_data import DATA_DIR
 
 from facecodec.benchmark.clips import read_video
 from facecodec.benchmark.face_crop import SenderFaceCrop
 from facecodec.benchmark.metrics.pixels import psnr
 
-CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "train" / "obama__000.mp4"
+CLIP = DATA_DIR / "train" / "obama__000.mp4"
 
 
 def test_training_style_crops_pass_unchanged_and_wide_frames_are_cut_around_the_face():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sender_inputs import DATA_DIR
+from shared_data import DATA_DIR
 
 from facecodec.benchmark.clips import read_video
 from facecodec.benchmark.facecodec_method import FacecodecMethod

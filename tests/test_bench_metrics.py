@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from shared_data import DATA_DIR
 
 from facecodec.benchmark.clips import read_video
 from facecodec.benchmark.metrics.emotion import EMOTION_CLASSES, EmotionEmbedder
@@ -16,9 +15,8 @@ from facecodec.benchmark.metrics.landmarks import Landmarks68, keypoint_distance
 from facecodec.benchmark.metrics.pixels import PSNR_CAP_DB, psnr
 from facecodec.benchmark.scoring import Scorer
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CLIP = DATA / "train" / "obama__000.mp4"
-OTHER = DATA / "train" / "lp_d14__103.mp4"
+CLIP = DATA_DIR / "train" / "obama__000.mp4"
+OTHER = DATA_DIR / "train" / "lp_d14__103.mp4"
 MEAD_EMOTIONS = {  # clip -> label in EMOTION_CLASSES (train.tsv notes)
     "mead_W009__127.mp4": "angry",
     "mead_W009__131.mp4": "happy",
@@ -93,7 +91,7 @@ def test_emotion_network_recognises_acted_emotions():
     landmarks, emotion = Landmarks68(), EmotionEmbedder()
     predicted, truth = [], []
     for name, label in MEAD_EMOTIONS.items():
-        frames = read_video(DATA / "train" / name, max_frames=60)[0][30::10]
+        frames = read_video(DATA_DIR / "train" / name, max_frames=60)[0][30::10]
         probs = emotion.classify(list(frames), [landmarks(f) for f in frames])
         predicted += [EMOTION_CLASSES[i] for i in probs.argmax(1)]
         truth += [label] * len(frames)

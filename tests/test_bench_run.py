@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from sender_inputs import DATA_DIR
+from shared_data import DATA_DIR
 
 from facecodec.benchmark.bench import ClipRecord, reenactment_sources
 from facecodec.benchmark.report import Row, hard_subset, metric_figure

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sender_inputs import DATA_DIR
+from shared_data import DATA_DIR
 
 from facecodec.benchmark.render_stage import render_run
 from facecodec.cli import main

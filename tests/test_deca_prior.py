@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from deca_synthetic import SyntheticFiles, synthetic_files, synthetic_model
+from shared_data import DATA_DIR
 
 from facecodec.sender.deca import DecaPriorConfig, FlameFaceModel
 from facecodec.sender.deca.deca_crop import DecaCrop
@@ -21,7 +22,7 @@ from facecodec.sender.deca.flame_face_model import K_MAX, KEYPOINT_ORDER
 from facecodec.sender.landmarks import FaceLandmarker
 from facecodec.types import MAX_EXPRESSION_DIMS
 
-CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "train" / "dh_001106__000.mp4"
+CLIP = DATA_DIR / "train" / "dh_001106__000.mp4"
 FRAMES = 3
 
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from editing_demo import PX, demo, model
+from shared_data import DATA_DIR
 
 from facecodec.editing import (
     EditConfig,
@@ -29,8 +28,6 @@ from facecodec.editing.mouth import lip_gap, opening_functionals
 from facecodec.sender.face_model import K_MAX
 from facecodec.types import FrameParams
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("FACECODEC_DATA", REPO.parent / "shared" / "data"))
 BROWS = [46, 52, 53, 55, 63, 65, 66, 70, 105, 107, 276, 282, 283, 285, 293, 295, 296, 300, 334, 336]
 MOUTH_CORNERS = [61, 291]
 

@@ -7,20 +7,17 @@ Clips: the first clip of each of the first eight validation identities of ../sha
 
 from __future__ import annotations
 
-import os
 import time
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import DATA_DIR
 
 from facecodec.sender.face_model import K_MAX, FaceModel, rotation_matrix
 from facecodec.sender.fit import FaceFitter, crop_landmarks
 from facecodec.types import FrameParams
 
-REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("FACECODEC_DATA", REPO.parent / "shared" / "data"))
 PEOPLE = 8
 FRAMES = 150
 WINDOW = 50

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training_inputs import DATA, VGG, write_params_file
+from training_inputs import DATA_DIR, VGG, write_params_file
 
 from facecodec.training import gpu_data
 from facecodec.training.splits import read_clips
@@ -21,10 +21,10 @@ def test_pieces_stashed_one_call_at_a_time_unpack_to_the_data(
 ) -> None:
     source = tmp_path / "data"
     (source / "train").mkdir(parents=True)
-    clips = read_clips(DATA)[:2]
+    clips = read_clips(DATA_DIR)[:2]
     for clip in clips:
         shutil.copy(clip.path, source / "train" / clip.path.name)
-    shutil.copy(DATA / "train.tsv", source / "train.tsv")
+    shutil.copy(DATA_DIR / "train.tsv", source / "train.tsv")
     params = write_params_file(tmp_path / "params.npz", 4)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(gpu_data, "WAITING", tmp_path / "waiting")

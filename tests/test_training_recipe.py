@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from training_inputs import DATA, VGG, write_params_file
+from training_inputs import DATA_DIR, VGG, write_params_file
 
 from facecodec.sender.face_model import FaceModel
 from facecodec.sender.landmarks import FaceLandmarker
@@ -37,7 +37,7 @@ def frame_and_masks(params_file: Path) -> tuple[np.ndarray, np.ndarray, torch.Te
     in pixels, and the masks (2, 3, S, S) from its fitted parameters, unmirrored and mirrored."""
     with np.load(params_file) as z:
         p = {k: z[k] for k in z.files}
-    frame = decode_clip(DATA / "train" / str(p["clip_files"][0]))[0]
+    frame = decode_clip(DATA_DIR / "train" / str(p["clip_files"][0]))[0]
     with FaceLandmarker(video=False) as landmarker:
         points = landmarker(frame)[:, :2]
     pose = PoseBatch(*(torch.from_numpy(p[k][:1]).float() for k in PoseBatch.__annotations__))
@@ -96,7 +96,7 @@ def test_region_losses_respond_to_their_own_region(
 
 
 def test_far_pose_pairs_are_far_apart_in_head_pose(params_file: Path) -> None:
-    store = ClipStore(DATA, params_file, False, torch.device("cpu"), image_size=64)
+    store = ClipStore(DATA_DIR, params_file, False, torch.device("cpu"), image_size=64)
     generator = torch.Generator().manual_seed(0)
     uniform = store.sample_indices(512, generator, PairSampling(far_share=0.0))
     far = store.sample_indices(512, generator, PairSampling(far_share=1.0))

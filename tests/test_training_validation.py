@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from training_inputs import DATA, VGG
+from training_inputs import DATA_DIR, VGG
 
 from facecodec.training import validation_encode, validation_render, validation_score
 from facecodec.training.data import decode_clip
@@ -34,7 +34,7 @@ main()
 def test_a_held_out_clip_is_encoded_rendered_without_the_sender_and_scored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, validation = split_clips(DATA)
+    _, validation = split_clips(DATA_DIR)
     frames = decode_clip(validation[0].path)[:FRAMES]
     (tmp_path / "data" / "train").mkdir(parents=True)
     video = cv2.VideoWriter(

@@ -3,10 +3,10 @@ them at test time (FACECODEC_DATA overrides the data folder)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+from shared_data import DATA_DIR, MODELS_DIR
 
 from facecodec.sender.face_model import FaceModel
 from facecodec.sender.fit import FaceFitter, crop_landmarks
@@ -14,9 +14,7 @@ from facecodec.sender.landmarks import FaceLandmarker
 from facecodec.training.data import decode_clip
 from facecodec.training.splits import is_validation, read_clips
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("FACECODEC_DATA", REPO.parent / "shared" / "data"))
-VGG = DATA.parent / "models" / "vgg16_imagenet_blocks1-4.fp16.safetensors"
+VGG = MODELS_DIR / "vgg16_imagenet_blocks1-4.fp16.safetensors"
 
 
 def fitted_clip(clip_path: Path, frames: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -37,7 +35,7 @@ def fitted_clip(clip_path: Path, frames: int) -> tuple[np.ndarray, dict[str, np.
 def write_params_file(path: Path, frames: int) -> Path:
     """A prior-params file in the training format (training/precompute_params.py) for the
     first ``frames`` frames of the first training clip and of the first validation clip."""
-    clips = read_clips(DATA)
+    clips = read_clips(DATA_DIR)
     chosen = [
         next(c for c in clips if not is_validation(c.identity)),
         next(c for c in clips if is_validation(c.identity)),
@@ -60,6 +58,6 @@ def write_params_file(path: Path, frames: int) -> Path:
 
 def tiny_args(params_file: Path, run_dir: Path, mode: str, steps: int) -> list[str]:
     """Command-line arguments of a few training steps of the TINY model at batch 2."""
-    args = ["--mode", mode, "--model", "TINY", "--data-dir", str(DATA), "--params"]
+    args = ["--mode", mode, "--model", "TINY", "--data-dir", str(DATA_DIR), "--params"]
     args += [str(params_file), "--vgg", str(VGG), "--run-dir", str(run_dir)]
     return [*args, "--batch-size", "2", "--max-steps", str(steps)]
