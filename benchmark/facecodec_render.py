@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import torch
 
-from facecodec.call.receive_session import ReceiveSession
-from facecodec.call.render import RenderConfig, RenderedFrame, RenderStage
+from facecodec.call.render import RenderedFrame
+from facecodec.call.replay import replaying
 from facecodec.receiver.receiver import Receiver
 from facecodec.sender.crop import CropBox
 
@@ -48,12 +48,8 @@ class FacecodecRenderer:
                 box = bitstream.boxes.get(frame.seq)
                 out[frame.seq - 1] = place_crop(frame.image, box and CropBox(*box), size)
 
-        stage = RenderStage(RenderConfig(), receiver, [place])
-        session = ReceiveSession(None, stage, face_model=receiver.face_model)
-        try:
+        with replaying(receiver, [place]) as session:
             session.replay(_records(bitstream.messages), bitstream.fps)
-        finally:
-            stage.close()
         receiver_ms = 1000 * (time.perf_counter() - start)
         return Rendering(out, receiver_ms, device_label(receiver.device))
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facecodec.call.receive_session import ReceiveSession
-from facecodec.call.render import RenderConfig, RenderedFrame, RenderStage
+from facecodec.call.render import RenderConfig, RenderedFrame
+from facecodec.call.replay import replaying
 from facecodec.codec import StreamReader
 from facecodec.receiver.receiver import Receiver
 from facecodec.types import FrameParams, Keyframe
@@ -45,14 +45,9 @@ def render_stream(path: Path, receiver: Receiver, stride: int) -> dict[int, np.n
     def keep(frame: RenderedFrame) -> None:
         frames[frame.seq] = frame.image
 
-    stage = RenderStage(RenderConfig(every=stride), receiver, [keep])
-    session = ReceiveSession(None, stage, face_model=receiver.face_model)
-    with open(path, "rb") as file:
+    with open(path, "rb") as file, replaying(receiver, [keep], RenderConfig(every=stride)) as s:
         reader = StreamReader(file)
-        try:
-            session.replay(reader.records(), reader.fps)
-        finally:
-            stage.close()
+        s.replay(reader.records(), reader.fps)
     return frames
 
 

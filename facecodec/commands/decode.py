@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from facecodec.call.receive_session import ReceiveSession, ReceiveStats
-from facecodec.call.render import RenderConfig, RenderedFrame, RenderStage
+from facecodec.call.receive_session import ReceiveStats
+from facecodec.call.render import RenderedFrame
+from facecodec.call.replay import replaying
 from facecodec.codec import BitstreamError, StreamReader
 from facecodec.receiver.model_choice import add_model_arguments
 from facecodec.receiver.output import OpenCvVideoOutput, VideoOutput, open_video
@@ -64,15 +65,14 @@ def decode_file(
         reader = StreamReader(file)
         video = open_video(output, reader.fps)
         bar = tqdm(unit="frame", desc="decode", disable=quiet, file=sys.stderr)
-        stage = RenderStage(RenderConfig(), receiver, [_writer(video, size, bar)])
-        session = ReceiveSession(None, stage, face_model=receiver.face_model)
         error = None
         try:
-            session.replay(reader.records(), reader.fps)
-        except BitstreamError as exc:
-            error = exc
+            with replaying(receiver, [_writer(video, size, bar)]) as session:
+                try:
+                    session.replay(reader.records(), reader.fps)
+                except BitstreamError as exc:
+                    error = exc
         finally:
-            stage.close()
             video.close()
             bar.close()
     seconds = time.perf_counter() - start
