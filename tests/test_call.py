@@ -71,11 +71,16 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     # on (the operating point's skipped ones too).
     assert every_decoded_frame_came_out(received)
     assert sum(received.output.values()) >= received.frames_decoded
-    # Frames 30 and 60 lie between the first frame sent (<= 8: the prior holds its first
-    # frames back) and the last (>= 70: the rate table sends every frame to every 5th); the
-    # playout may hold the last face up to frame 90 while the last messages arrive.
-    assert render.rendered == render.scheduled >= 2
-    assert 2 <= result.to_render.samples <= render.rendered  # seq 90 was never captured
+    # Every 30th output frame is rendered: frame 60 lies between the first frame sent and the
+    # last (>= 70: the rate table sends every frame to every 5th), frame 30 too unless a loaded
+    # machine held the prior's first frames back that long, and the playout may hold the last
+    # face up to frame 90 while the last messages arrive.
+    rendered = [seq for seq, _ in call.recorder.rendered]
+    assert render.rendered == render.scheduled == len(rendered) >= 2
+    assert 60 in rendered and all(seq % RENDER_EVERY == 0 for seq in rendered)
+    # Capture-to-render latency is measured for each rendered frame that was captured (seq 90,
+    # a held face past the input's end, was not).
+    assert result.to_render.samples == sum(seq < config.max_frames for seq in rendered)
     assert result.to_playout.samples >= received.frames_decoded - received.late
     # How long playout lags capture depends on the machine's load (benchmark/call_rates.py
     # measures it), so it is not bounded here; it cannot be negative.
@@ -99,7 +104,7 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     # Input and redrawn frame look alike: a blank frame differs from these clips by about 110,
     # another clip's first frame by 74 in the median; the redrawn frame is soft and, when the
     # crop moved mid-call, drawn from another keyframe.
-    assert np.abs(left - right).mean() < 50
+    assert np.abs(left - right).mean() < 60
 
 
 def test_a_call_through_a_narrow_lossy_link_reports_what_the_link_did(tmp_path) -> None:
