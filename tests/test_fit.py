@@ -7,7 +7,6 @@ Clips: the first clip of each of the first eight validation identities of ../sha
 
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 
 import numpy as np
@@ -196,19 +195,3 @@ def test_swap_keypoints_on_real_people() -> None:
         * PX
     )
     assert own_err < 1.0
-
-
-def test_fit_speed() -> None:
-    fitter = FaceFitter(model())
-    _, X = clips()[0]
-    identity = fits()[0].identity
-    for x in X[:20]:
-        fitter.fit_frame(x, identity)
-    times = []
-    for x in X:
-        t = time.perf_counter()
-        fitter.fit_frame(x, identity)
-        times.append(time.perf_counter() - t)
-    median_ms = float(np.median(times)) * 1e3
-    print(f"fit_frame median {median_ms:.3f} ms")
-    assert median_ms < 5.0  # typically ~0.5 ms; generous for loaded CI machines
