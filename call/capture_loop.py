@@ -64,18 +64,30 @@ class CaptureLoop:
         self.schedule = SendSchedule()
         """Which frames the sender will send; the others skip the prior (the sending session
         keeps it current)."""
+        self._ended = False
 
     async def open(self) -> None:
         """Open the source (``fps`` is known from then on); errors of the source come here."""
         await asyncio.get_running_loop().run_in_executor(self._pool, self._open)
 
+    def end(self) -> None:
+        """End the input before the next frame, as the end of the source would."""
+        self._ended = True
+
+    @property
+    def ended(self) -> bool:
+        """``end`` was called."""
+        return self._ended
+
     async def frames(self) -> AsyncIterator[CapturedFrame]:
-        """Frames as the prior releases them, until the source or the frame limit ends; the
-        source is closed at the end. ``open`` first."""
+        """Frames as the prior releases them, until the source, the frame limit or ``end``
+        ends them; the source is closed at the end. ``open`` first."""
         loop = asyncio.get_running_loop()
         try:
             start_ms, seq = now_ms(), 0
-            while self.config.max_frames is None or seq < self.config.max_frames:
+            while not self._ended and (
+                self.config.max_frames is None or seq < self.config.max_frames
+            ):
                 if self.config.pace:
                     wait_ms = start_ms + seq * 1000 / self.fps - now_ms()
                     await asyncio.sleep(max(0.0, wait_ms) / 1000)

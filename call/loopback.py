@@ -123,6 +123,8 @@ class LoopbackCall:
         self.audio: AudioPlayout | None = None
         self._video: VideoOutput | None = None
         self._voice_source: FileAudio | None = None
+        self.capture: CaptureLoop | None = None
+        """The input, once the call is set up (``capture.end()`` finishes the call early)."""
 
     async def run(self) -> CallResult:
         """Run the call to the end of the input and the last rendered frame."""
@@ -153,6 +155,7 @@ class LoopbackCall:
                 CaptureConfig(pace=True, max_frames=config.max_frames, loop=config.loop),
             )
             await capture.open()
+            self.capture = capture
             self._open_video(capture.fps, track is not None)
             start_ms = now_ms()
             playout = SyncedPlayout(listener.audio_in, config.receive.nominal_fps)

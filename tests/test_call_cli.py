@@ -65,19 +65,32 @@ def test_receive_refuses_a_wrong_token_then_redraws_a_sender(tmp_path) -> None:
     assert frames and frames[0].shape == (256, 512, 3)  # keyframe | redrawn
 
 
-def test_call_command_writes_video_report_and_plot(tmp_path) -> None:
+def test_call_command_stopped_by_ctrl_c_still_writes_video_report_and_plot(tmp_path) -> None:
+    """The first Ctrl-C ends the input as its end would: the call finishes and nothing of
+    what was captured is lost."""
     call = facecodec(
-        "call", "--input", str(clip()), "--frames", "60", "--render-every", "40", "--output",
-        str(tmp_path), "--device", "cpu", "--quiet",
+        "call", "--input", str(clip()), "--render-every", "40", "--output", str(tmp_path),
+        "--device", "cpu", stderr=subprocess.PIPE,
     )  # fmt: skip
-    output, _ = call.communicate(timeout=TIMEOUT_S)
-    assert call.returncode == 0, output
-    assert "# Loopback call" in output
+    try:
+        wait_for_line(call, lambda line: "decoded" in line and "decoded 0 " not in line)
+        call.send_signal(signal.SIGINT)
+        output, errors = call.communicate(timeout=TIMEOUT_S)
+    finally:
+        call.kill()
+    assert call.returncode == 0, errors
+    assert "ending the call" in errors and "# Loopback call" in output
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["frames"]["rendered"] >= 1
+    frames = report["frames"]
+    with av.open(str(clip())) as container:
+        clip_frames = container.streams.video[0].frames
+    assert 0 < frames["decoded"] <= frames["sent"] <= frames["captured"] < clip_frames
+    assert frames["rendered"] >= 1
     assert report["bitrate"]["max_1s_payload_kbps"] <= 2.2
-    for name in ("call.mp4", "report.md", "bitrate.png", "decisions.jsonl"):
+    for name in ("report.md", "bitrate.png", "decisions.jsonl"):
         assert (tmp_path / name).stat().st_size > 0
+    with av.open(str(tmp_path / "call.mp4")) as container:
+        assert len([f for f in container.decode(video=0)]) == frames["rendered"]
 
 
 def test_sigterm_stops_a_receiver_mid_call_as_ctrl_c_does(tmp_path) -> None:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from facecodec import demo_clip
@@ -34,9 +37,11 @@ from facecodec.call.report import summarize, write_report
 from facecodec.call.status import receive_line, send_line, show_status
 from facecodec.editing import Editor
 from facecodec.editing.args import add_edit_arguments, edit_config
+from facecodec.termination import stop_on_sigterm
 from facecodec.transport import Impairment, eventloop
 
 DEFAULT_OUTPUT = Path("runs/call")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -116,13 +121,42 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(call: LoopbackCall, quiet: bool) -> CallResult:
     status = None if quiet else asyncio.ensure_future(show_status(lambda: _lines(call)))
+    running = asyncio.ensure_future(call.run())
     try:
-        return await call.run()
+        with _interrupts_end_the_input(call, running):
+            return await running
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
     finally:
         if status is not None:
             status.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await status
+
+
+@contextlib.contextmanager
+def _interrupts_end_the_input(call: LoopbackCall, running: asyncio.Future) -> Iterator[None]:
+    """The first Ctrl-C (or SIGTERM) ends the input as its end would, so that the call
+    finishes and the video and report are written; a second one, or one before the call is
+    set up, stops at once."""
+    loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        capture = call.capture
+        if capture is None or capture.ended:
+            running.cancel()
+            return
+        print("\nfacecodec call: ending the call (again to stop at once)", file=sys.stderr)
+        capture.end()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, interrupted)
+    try:
+        yield
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+        stop_on_sigterm()  # removing the handler left SIGTERM's default
 
 
 def _lines(call: LoopbackCall) -> list[str]:
