@@ -5,11 +5,10 @@ receiver wrote no video file at all (its container is only finished when closed)
 peers to notice the silence. Every long-running command already stops cleanly on Ctrl-C
 (``receive`` finishes and closes its file and hangs up, ``send`` hangs up, ``call`` ends its input
 and finishes, ``encode`` keeps what was captured, ``bench`` and ``decode`` stop), so SIGTERM takes
-the same path: it is
-handed to whatever handles SIGINT at that moment. Inside a command's event loop that is
-asyncio's runner, which cancels the main task so that sessions hang up in their ``finally``
-blocks before ``KeyboardInterrupt`` reaches the command; elsewhere Python raises
-``KeyboardInterrupt`` itself.
+the same path: it is handed to whatever handles SIGINT at that moment. Inside a command's event
+loop that is asyncio's runner, which cancels the main task so that sessions hang up in their
+``finally`` blocks before ``KeyboardInterrupt`` reaches the command (``call`` handles both
+signals on its loop itself); elsewhere Python raises ``KeyboardInterrupt`` itself.
 """
 
 from __future__ import annotations
