@@ -79,6 +79,8 @@ class Bundler(Generic[T]):
         self._flush_at_ms: float | None = None
         self._last_flush_ms = -math.inf
         self._payload = SlidingWindow()
+        self.reserved_wire_bps = 0.0
+        """Wire rate kept for other messages (a keyframe refinement) while it is set."""
 
     @property
     def next_flush_ms(self) -> float | None:
@@ -90,7 +92,9 @@ class Bundler(Generic[T]):
         wire_bps = self.config.wire_bitrate_bps
         if wire_bps is None:
             return self.config.max_latency_ms
-        room_bps = WIRE_HEADROOM * wire_bps - self._payload.rate_bps(now_ms)
+        room_bps = WIRE_HEADROOM * (wire_bps - self.reserved_wire_bps) - self._payload.rate_bps(
+            now_ms
+        )
         if room_bps <= 0:
             return self.config.max_latency_ms
         return min(self.config.max_latency_ms, FRAMES_MESSAGE_OVERHEAD_BYTES * 8000 / room_bps)

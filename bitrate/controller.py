@@ -95,6 +95,8 @@ class Controller:
         """(t_ms, frame bytes sent, frame bytes the table predicts) over the last window."""
         self._keyframe_due = True
         self._last_keyframe_ms: float | None = None
+        self.reserved_wire_bps = 0.0
+        """Wire rate kept for other messages (a keyframe refinement) while it is set."""
         self._write(0.0, LogEvent.CONFIG, **self._config_fields())
 
     @property
@@ -196,7 +198,8 @@ class Controller:
         limit = min(self.config.target_bps, self.ceiling.bps)
         bundling = self.config.bundling
         if bundling.wire_bitrate_bps is not None:
-            limit = min(limit, bundling.wire_bitrate_bps - bundling.min_wire_bps)
+            frames_wire_bps = bundling.wire_bitrate_bps - self.reserved_wire_bps
+            limit = min(limit, max(0.0, frames_wire_bps - bundling.min_wire_bps))
         return self.config.headroom * limit
 
     def _predicted_bps(self, row: RatePoint) -> float:

@@ -9,12 +9,15 @@ from facecodec.transport.feedback import LinkFeedback
 from facecodec.types import OperatingPoint
 
 from .controller import Decision
+from .wire_budget import WireBudget
 
 
 class FixedPoint:
     def __init__(self, point: OperatingPoint) -> None:
         self.point = point
         self._keyframe_due = True
+        self.wire: WireBudget | None = None
+        """No wire budget: nothing bounds what is sent."""
 
     def on_frame(self, now_ms: float) -> Decision:
         keyframe, self._keyframe_due = self._keyframe_due, False

@@ -208,7 +208,8 @@ class LoopbackCall:
         )
 
     async def _delivered(self, sent: SendStats, dialer: Call) -> None:
-        """Wait until the receiver has the keyframes and the frames messages that were sent
+        """Wait until the receiver has the keyframes (and the full images of progressive ones
+        whose parts all went) and the frames messages that were sent
         and not dropped on purpose, or nothing is on its way any more over an emulated link
         (which loses what it loses): waiting a fixed time instead loses the last ones on a
         loaded machine, and the receiver shows the last frame (concealed) meanwhile."""
@@ -218,7 +219,8 @@ class LoopbackCall:
         deadline = now_ms() + DELIVERY_TIMEOUT_MS
         while now_ms() < deadline:
             got = self.receive.stats
-            if got.messages >= expected and len(got.keyframes) >= len(sent.keyframes):
+            keyframes_in = len(got.keyframes) >= len(sent.keyframes)
+            if got.messages >= expected and keyframes_in and len(got.refined) >= sent.refinements:
                 return
             if self.config.link is not None and not dialer.sending:
                 await asyncio.sleep(POLL_MS / 1000)  # the last arrival reaches the session

@@ -14,6 +14,11 @@ before any keyframe, or a keyframe does not decode. Requests repeat at most ever
 newest frame decoded since the keyframe (its reference for the next messages) and the frames
 lost. Nothing a peer sends stops this loop: malformed messages are counted and dropped.
 Pose and emotion edits (call.edits), if any, change the output frames before rendering.
+
+A progressive keyframe (codec/progressive.py) is used at once with its first version upsampled
+to the full size; its parts are put together as they come, and the full image, once whole and
+matching the CRC-32 the keyframe named, replaces the first version in the sink. The decoder
+keeps the keyframe it has: the parameters, and so the frames' reference, are the same.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from facecodec.codec import (
     BitstreamError,
     ErrorCode,
     FrameDecoder,
+    KeyframeMessage,
     KeyframeReason,
     KeyframeRequest,
     KeypointPredictor,
@@ -38,15 +44,19 @@ from facecodec.codec import (
     MissingReferenceError,
     OperatingPointChange,
     ReceiverReport,
+    RefinementAssembler,
     decode_control,
-    decode_keyframe,
+    decode_keyframe_message,
+    decode_keyframe_part,
     encode_control,
     parse_message,
 )
 from facecodec.codec.frames import SEQ_MODULUS
+from facecodec.codec.image import decode_image
+from facecodec.codec.progressive import upsampled
 from facecodec.receiver.concealment import Concealer, FrameStatus, OutputFrame
 from facecodec.sender.face_model import FaceModel
-from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe, OperatingPoint
+from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe
 
 from .clock import Clock, now_ms
 from .edits import ParamsEditor
@@ -66,7 +76,9 @@ logger = logging.getLogger(__name__)
 class FrameSink(Protocol):
     """Where output frames go (the renderer); called on the event loop, must not block."""
 
-    def keyframe(self, keyframe: Keyframe) -> None: ...
+    def keyframe(self, keyframe: Keyframe, complete: bool = True) -> None:
+        """The image to redraw from: a progressive keyframe's first version (upsampled, not
+        ``complete``), then its full image for the same frames; or a whole keyframe."""
 
     def frame(self, frame: OutputFrame, due_ms: float) -> None: ...
 
@@ -94,7 +106,11 @@ class ReceiveStats:
     malformed: int = 0
     """Messages on either channel that did not decode (garbage, another version)."""
     keyframes: list[int] = field(default_factory=list)
-    """Bytes of each keyframe."""
+    """Bytes of each keyframe (a progressive one's first version)."""
+    refined: list[int] = field(default_factory=list)
+    """Bytes of the full image of each progressive keyframe completed."""
+    stale_parts: int = 0
+    """Keyframe parts of a keyframe no longer in use (a newer one came)."""
     keyframe_requests: list[str] = field(default_factory=list)
     """Reason of each keyframe request sent."""
     version_mismatch: str | None = None
@@ -130,6 +146,8 @@ class ReceiveSession:
         """With a voice, the ``SyncedPlayout`` its audio plays on."""
         self._decoder: FrameDecoder | None = None
         self._keyframe_seq: int | None = None
+        self._keyframe: Keyframe | None = None
+        self._refining: RefinementAssembler | None = None
         self._concealer: Concealer | None = None
         self._parked: deque[tuple[float, bytes]] = deque(maxlen=MAX_PARKED_MESSAGES)
         self._newest_decoded: int | None = None
@@ -145,6 +163,7 @@ class ReceiveSession:
         return dataclasses.replace(
             self._stats,
             keyframes=list(self._stats.keyframes),
+            refined=list(self._stats.refined),
             keyframe_requests=list(self._stats.keyframe_requests),
             output=dict(self._stats.output),
             payload_bps=self._windows["payload"].rate_bps(now),
@@ -201,14 +220,17 @@ class ReceiveSession:
     def _replay_message(self, data: bytes) -> None:
         kind = parse_message(data)
         if kind == MessageType.KEYFRAME:
-            keyframe, op = decode_keyframe(data)
+            message = decode_keyframe_message(data)
+            keyframe = message.keyframe
             if keyframe.face_model != self.face_model.version:
                 raise BitstreamError(
                     ErrorCode.VERSION,
                     f"keyframe made for face model {keyframe.face_model}, "
                     f"this receiver has {self.face_model.version}",
                 )
-            self._use_keyframe(keyframe, op, len(data))
+            self._use_keyframe(message, len(data))
+        elif kind == MessageType.KEYFRAME_PART:
+            self._on_keyframe_part(data)
         elif kind == MessageType.CONTROL:
             self._on_control(data)
         else:
@@ -221,6 +243,8 @@ class ReceiveSession:
                 kind = parse_message(data)
                 if kind == MessageType.KEYFRAME:
                     self._on_keyframe(data)
+                elif kind == MessageType.KEYFRAME_PART:
+                    self._on_keyframe_part(data)
                 elif kind == MessageType.CONTROL:
                     self._on_control(data)
                 else:
@@ -241,12 +265,13 @@ class ReceiveSession:
 
     def _on_keyframe(self, data: bytes) -> None:
         try:
-            keyframe, op = decode_keyframe(data)
+            message = decode_keyframe_message(data)
         except BitstreamError:
             self._stats.malformed += 1
             self._need_keyframe = KeyframeReason.DECODE_ERROR
             self._send_request(self.clock())
             return
+        keyframe = message.keyframe
         if keyframe.face_model != self.face_model.version:
             # Asked once: the sender learns why, but another keyframe will not match either.
             if self._stats.version_mismatch is None:
@@ -254,9 +279,16 @@ class ReceiveSession:
                 self._send(KeyframeRequest(KeyframeReason.VERSION, self._newest_decoded))
             self._stats.version_mismatch = keyframe.face_model
             return
-        self._use_keyframe(keyframe, op, len(data))
+        self._use_keyframe(message, len(data))
 
-    def _use_keyframe(self, keyframe: Keyframe, op: OperatingPoint, size: int) -> None:
+    def _use_keyframe(self, message: KeyframeMessage, size: int) -> None:
+        keyframe, op, refinement = message.keyframe, message.op, message.refinement
+        self._refining = None
+        if refinement is not None:
+            image = upsampled(keyframe.image, refinement.width, refinement.height)
+            keyframe = dataclasses.replace(keyframe, image=image)
+            self._refining = RefinementAssembler(keyframe.params.seq, refinement)
+        self._keyframe = keyframe
         # One decoder per call: frames decoded before a new keyframe stay references (the
         # sender's identity is fixed for its stream, so the keypoint predictor is the same).
         self._decoder = self._decoder or FrameDecoder()
@@ -273,11 +305,35 @@ class ReceiveSession:
             self._concealer.add(keyframe.params)
         if self.editor is not None:
             self.editor.new_keyframe(keyframe)
-        self.sink.keyframe(keyframe)
+        self.sink.keyframe(keyframe, complete=refinement is None)
         parked, self._parked = list(self._parked), deque(maxlen=MAX_PARKED_MESSAGES)
         for arrived_ms, message in parked:
             with self._guard():
                 self._decode(message, arrived_ms)
+
+    def _on_keyframe_part(self, data: bytes) -> None:
+        """A part of the progressive keyframe in use; parts of an earlier one are dropped. A
+        part that breaks the refinement (out of order, too long, a whole that does not match)
+        ends it: the first version stays."""
+        part = decode_keyframe_part(data)
+        refining = self._refining
+        if refining is None or part.seq != refining.seq:
+            self._stats.stale_parts += 1
+            return
+        try:
+            image = refining.add(part)
+            if image is None:
+                return
+            promised = refining.refinement
+            full = decode_image(image, promised.codec, promised.width, promised.height)
+        except BitstreamError:
+            self._refining = None
+            raise
+        self._refining = None
+        assert self._keyframe is not None
+        self._keyframe = dataclasses.replace(self._keyframe, image=full)
+        self._stats.refined.append(len(image))
+        self.sink.keyframe(self._keyframe, complete=True)
 
     def _on_control(self, data: bytes) -> None:
         message = decode_control(data)

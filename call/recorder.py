@@ -68,11 +68,15 @@ class _Bounded(OrderedDict):
 @dataclass
 class FirstTimes:
     """When a call's first pieces came, on ``call.clock``: the start of sending (the sender's
-    first frame read), the first whole keyframe at the receiver, the first face its playout put
+    first frame read), the first keyframe at the receiver (a progressive one's first version),
+    the first whole keyframe, the first face its playout put
     out (a GPU draws it about a millisecond later) and the first frame rendered."""
 
     start_ms: float | None = None
+    first_keyframe_ms: float | None = None
+    """A keyframe to redraw from: a progressive one's first version, or a whole one."""
     keyframe_ms: float | None = None
+    """The first whole keyframe (a progressive one's full image)."""
     face_ms: float | None = None
     rendered_ms: float | None = None
 
@@ -84,6 +88,7 @@ class FirstTimes:
             return None if t_ms is None or start is None else round(t_ms - start, 1)
 
         return {
+            "to_first_keyframe_ms": since(self.first_keyframe_ms),
             "to_full_keyframe_ms": since(self.keyframe_ms),
             "to_first_face_ms": since(self.face_ms),
             "to_first_rendered_ms": since(self.rendered_ms),
@@ -161,10 +166,13 @@ class _RecordingSink:
         self._recorder = recorder
         self._inner = inner
 
-    def keyframe(self, keyframe: Keyframe) -> None:
-        if self._recorder.first.keyframe_ms is None:
-            self._recorder.first.keyframe_ms = now_ms()
-        self._inner.keyframe(keyframe)
+    def keyframe(self, keyframe: Keyframe, complete: bool = True) -> None:
+        first = self._recorder.first
+        if first.first_keyframe_ms is None:
+            first.first_keyframe_ms = now_ms()
+        if complete and first.keyframe_ms is None:
+            first.keyframe_ms = now_ms()
+        self._inner.keyframe(keyframe, complete)
 
     def frame(self, frame: OutputFrame, due_ms: float) -> None:
         self._recorder.on_output(frame, due_ms)

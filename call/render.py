@@ -111,7 +111,7 @@ class RenderStage:
         self._thread = threading.Thread(target=self._run, name="render", daemon=True)
         self._thread.start()
 
-    def keyframe(self, keyframe: Keyframe) -> None:
+    def keyframe(self, keyframe: Keyframe, complete: bool = True) -> None:
         if self.config.every:
             self._put(keyframe)
 

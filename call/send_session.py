@@ -25,6 +25,12 @@ back while it learns the identity; or a prior that falls behind) are not sent: a
 shows now. Keyframes may still come from them. Frames the prior skipped because the point
 then current would not send them (``schedule``, sender/send_schedule.py) are never sent.
 
+With a wire target the keyframes are progressive (codec/progressive.py): a first version of
+about 1 kB goes at once, and the full image follows in keyframe parts, each sent only when the
+wire budget holds it and still has room for a frames message like the last one, so the parts
+neither sit in the link's queue long enough for the transport to resend them nor push frames
+out. A new keyframe drops the parts of the last one still waiting.
+
 Pose and emotion edits (call.edits) change each frame's parameters before coding; the keyframe
 keeps the parameters measured on its own frame.
 """
@@ -34,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -62,9 +69,11 @@ from facecodec.codec import (
     encode_keyframe,
     is_sent,
 )
+from facecodec.codec.progressive import encode_progressive_keyframe
 from facecodec.sender.prior import FacePrior, PriorFrame
 from facecodec.sender.send_schedule import SendSchedule
 from facecodec.transport import Call, ChannelClosedError, LinkFeedback
+from facecodec.transport.overhead import wire_bytes
 from facecodec.types import FrameParams, OperatingPoint
 
 from .capture_loop import CapturedFrame
@@ -76,6 +85,14 @@ from .tasks import stop
 
 MAX_FRAME_AGE_MS = 500.0
 """Frames older than this when the prior releases them are not sent."""
+PART_SHARE_OF_QUEUE = 0.5
+"""A keyframe part takes at most this share of the wire budget's queue bound (the rest is the
+frames messages'), so it crosses the link in half the latency budget: far below SCTP's
+retransmission timer (1 s at least)."""
+PART_SHARE_OF_WIRE = 0.75
+"""Share of the wire target the frames messages leave to a refinement while it is in flight."""
+MIN_PART_BYTES = 64
+"""Smallest keyframe part payload, whatever the budget (a part's headers are about 100 B)."""
 
 
 class EndReason(Enum):
@@ -146,7 +163,11 @@ class SendStats:
     frames_wire_bytes: int = 0
     """Frames messages on the wire (estimated: transport.overhead)."""
     keyframes: list[int] = field(default_factory=list)
-    """Bytes of each keyframe sent."""
+    """Bytes of each keyframe sent (a progressive one's first version)."""
+    keyframe_parts: int = 0
+    """Keyframe part messages sent."""
+    refinements: int = 0
+    """Progressive keyframes whose every part was sent."""
     keyframe_requests: int = 0
     malformed_control: int = 0
     point: OperatingPoint | None = None
@@ -200,8 +221,11 @@ class SendSession:
         self._editor = editor
         self._point = first
         self._keyframe_due = True
+        self._crop_moved = False
         self._keyframe_seq: int | None = None
         self._last_sent_seq: int | None = None
+        self._parts: deque[bytes] = deque()
+        """Keyframe parts waiting for room in the wire budget."""
         self._announced = self._point
         """The operating point the receiver was last told of."""
         self._stats = SendStats()
@@ -259,12 +283,14 @@ class SendSession:
                 item = await asyncio.wait_for(queue.get(), timeout)
             except TimeoutError:
                 self._flush(self.clock())
+                self._send_parts(self.clock())
                 continue
             if item is None:
                 self._flush(self.clock(), force=True)
                 return EndReason.SOURCE_ENDED
             self._on_frame(item)
             self._flush(self.clock())
+            self._send_parts(self.clock())
         return EndReason.HUNG_UP
 
     def _on_frame(self, captured: CapturedFrame) -> None:
@@ -272,7 +298,10 @@ class SendSession:
         self._stats.frames += 1
         self._windows["fps"].add(now, 1)
         decision = self.controller.on_frame(now)
-        self._keyframe_due |= decision.keyframe or frame.new_crop
+        # A crop move waits for the refinement in flight: a new keyframe would drop its parts,
+        # and on a narrow link the next would be dropped as well.
+        self._crop_moved |= frame.new_crop
+        self._keyframe_due |= decision.keyframe or (self._crop_moved and not self._parts)
         self._point = self._stats.point = self.schedule.point = decision.point
         if self._keyframe_due and frame.params.face:
             self._send_keyframe(frame, now)
@@ -346,7 +375,15 @@ class SendSession:
         # Frames captured before the keyframe go out ahead of it, not a bundle later.
         self._flush(now, force=True)
         keyframe = self.prior.keyframe(frame, self.config.network)
-        data = encode_keyframe(keyframe, self._point)
+        part_bytes = self._part_bytes()
+        if part_bytes is None:
+            data = encode_keyframe(keyframe, self._point)
+            self._parts.clear()
+        else:
+            progressive = encode_progressive_keyframe(keyframe, self._point, part_bytes)
+            data = progressive.first
+            self._parts = deque(progressive.parts)
+            self._reserve(PART_SHARE_OF_WIRE * self.controller.wire.rate_bps)
         self.call.control.send(data)
         self.controller.on_keyframe_sent(len(data), now)
         self._encoder.set_keyframe(keyframe, self._point)
@@ -355,9 +392,38 @@ class SendSession:
         if self.prior.model_shipped:
             self._encoder.keypoint_predictor = _model_keypoints(self.prior, keyframe.identity)
         self._keyframe_seq = self._last_sent_seq = keyframe.params.seq
-        self._keyframe_due = False
+        self._keyframe_due = self._crop_moved = False
         self._announced = self._point
         self._stats.keyframes.append(len(data))
+
+    def _part_bytes(self) -> int | None:
+        """Payload bytes of a keyframe part in a call with a wire target; None otherwise (the
+        keyframe then goes whole: nothing paces parts, and a file loses no time waiting)."""
+        wire = self.controller.wire
+        if wire is None or not isinstance(self.call, Call):
+            return None
+        part_wire = wire.rate_bps * wire.max_queue_ms / 8000 * PART_SHARE_OF_QUEUE
+        return max(MIN_PART_BYTES, int(part_wire) - wire_bytes(0))
+
+    def _reserve(self, bps: float) -> None:
+        """Keep ``bps`` of the wire target from the frames messages (for a refinement)."""
+        self.controller.reserved_wire_bps = self._bundler.reserved_wire_bps = bps
+
+    def _send_parts(self, now: float) -> None:
+        """Send the keyframe parts the wire budget holds now (called after the frames due now
+        went: a part takes the room they leave)."""
+        wire = self.controller.wire
+        if not self._parts or wire is None or not isinstance(self.call, Call):
+            return
+        self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
+        while self._parts and wire.room_bytes(now) >= wire_bytes(len(self._parts[0])):
+            part = self._parts.popleft()
+            self.call.control.send(part)
+            self._stats.keyframe_parts += 1
+            self._stats.refinements += not self._parts
+            if not self._parts:
+                self._reserve(0.0)
+            self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
 
     def _announce_point(self, seq: int) -> None:
         """Tell the receiver when the operating point changes (it counts lost frames by it)."""

@@ -16,7 +16,19 @@ from .control import (
 from .errors import BitstreamError, ErrorCode, MissingReferenceError
 from .frames import FrameDecoder, FrameEncoder, KeypointPredictor, is_sent
 from .image import ImageCodec
-from .keyframe import decode_keyframe, encode_keyframe
+from .keyframe import (
+    KeyframeMessage,
+    Refinement,
+    decode_keyframe,
+    decode_keyframe_message,
+    encode_keyframe,
+)
+from .keyframe_part import (
+    KeyframePart,
+    RefinementAssembler,
+    decode_keyframe_part,
+    encode_keyframe_parts,
+)
 from .messages import FORMAT_VERSION, MessageType, parse_message
 from .stream import StreamReader, StreamWriter
 
@@ -28,6 +40,8 @@ __all__ = [
     "FrameDecoder",
     "FrameEncoder",
     "ImageCodec",
+    "KeyframeMessage",
+    "KeyframePart",
     "KeyframeReason",
     "KeyframeRequest",
     "KeypointPredictor",
@@ -35,12 +49,17 @@ __all__ = [
     "MissingReferenceError",
     "OperatingPointChange",
     "ReceiverReport",
+    "Refinement",
+    "RefinementAssembler",
     "StreamReader",
     "StreamWriter",
     "decode_control",
     "decode_keyframe",
+    "decode_keyframe_message",
+    "decode_keyframe_part",
     "encode_control",
     "encode_keyframe",
+    "encode_keyframe_parts",
     "is_sent",
     "parse_message",
 ]

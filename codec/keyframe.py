@@ -14,7 +14,12 @@ over the reliable channel. Layout (little-endian; docs/bitstream.md, "Keyframe m
     u8      expression dims d, then d x f32
     [u8     keypoints k, then 3k x f32]             if flag bit 1
     u8      image codec (1 JPEG, 2 WebP), u16 width, u16 height, u32 length, image bytes
+    [u8     refinement image codec, u16 width, u16 height, u32 length, u32 CRC-32 of its bytes]
+                                                    if flag bit 2 (a progressive keyframe)
     u32     CRC-32 of everything before it
+
+A progressive keyframe's image is a small first version; the full image follows in keyframe
+part messages (codec/keyframe_part.py) and replaces it, for the same keyframe seq.
 
 Plain fields instead of msgpack and no zstd: both cost bytes here (measured in
 docs/bitstream.md); the CRC-32 guards the one message whose silent corruption would spoil a
@@ -24,6 +29,7 @@ whole call (the transport's checks end at the data channel).
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +40,7 @@ from .image import (
     DEFAULT_IMAGE_CODEC,
     DEFAULT_IMAGE_QUALITY,
     MAX_IMAGE_SIDE,
+    MIN_IMAGE_SIDE,
     ImageCodec,
     decode_image,
     encode_image,
@@ -57,6 +64,35 @@ MAX_IMAGE_BYTES = 3 * MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
 MAX_SEQ = (1 << 48) - 1
 _FLAG_FACE = 1
 _FLAG_KEYPOINTS = 2
+_FLAG_REFINED = 4
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """What a progressive keyframe promises: the full image that its parts will carry."""
+
+    codec: ImageCodec
+    width: int
+    height: int
+    length: int
+    """Bytes of the coded full image (1..MAX_IMAGE_BYTES)."""
+    crc: int
+    """zlib CRC-32 of the coded full image: the receiver uses it only if this matches."""
+
+    @classmethod
+    def of(cls, image: bytes, codec: ImageCodec, width: int, height: int) -> Refinement:
+        return cls(codec, width, height, len(image), zlib.crc32(image))
+
+
+@dataclass(frozen=True)
+class KeyframeMessage:
+    """A decoded keyframe message."""
+
+    keyframe: Keyframe
+    """For a progressive keyframe, ``keyframe.image`` is the small first version as coded."""
+    op: OperatingPoint
+    refinement: Refinement | None = None
+    """Set for a progressive keyframe."""
 
 
 def encode_keyframe(
@@ -64,8 +100,13 @@ def encode_keyframe(
     op: OperatingPoint,
     codec: ImageCodec = DEFAULT_IMAGE_CODEC,
     quality: int = DEFAULT_IMAGE_QUALITY,
+    refinement: Refinement | None = None,
 ) -> bytes:
-    """One keyframe message; ValueError for a keyframe the format cannot carry."""
+    """One keyframe message; ValueError for a keyframe the format cannot carry.
+
+    With ``refinement`` it is a progressive keyframe: ``keyframe.image`` is the first version
+    (no larger than the refinement's sides) and the full image follows in keyframe parts.
+    """
     identity = np.asarray(keyframe.identity, np.float32).reshape(-1)
     if identity.size > MAX_IDENTITY_DIMS:
         raise ValueError(f"at most {MAX_IDENTITY_DIMS} identity coefficients")
@@ -76,6 +117,7 @@ def encode_keyframe(
     image = encode_image(keyframe.image, codec, quality)
     h, w = keyframe.image.shape[:2]
     flags = (_FLAG_FACE if p.face else 0) | (_FLAG_KEYPOINTS if p.keypoints is not None else 0)
+    flags |= _FLAG_REFINED if refinement is not None else 0
     parts = [
         bytes([type_byte(MessageType.KEYFRAME)]),
         write_varint(p.seq),
@@ -100,12 +142,30 @@ def encode_keyframe(
         len(image).to_bytes(4, "little"),
         image,
     ]
+    if refinement is not None:
+        if refinement.width < w or refinement.height < h:
+            raise ValueError("a keyframe's first version must not be larger than its refinement")
+        parts += [
+            bytes([int(refinement.codec)]),
+            refinement.width.to_bytes(2, "little"),
+            refinement.height.to_bytes(2, "little"),
+            refinement.length.to_bytes(4, "little"),
+            refinement.crc.to_bytes(4, "little"),
+        ]
     body = b"".join(parts)
     return body + zlib.crc32(body).to_bytes(4, "little")
 
 
 def decode_keyframe(data: bytes) -> tuple[Keyframe, OperatingPoint]:
-    """Inverse of ``encode_keyframe``; BitstreamError for anything else."""
+    """Inverse of ``encode_keyframe``; BitstreamError for anything else (a progressive
+    keyframe gives its first version's image: ``decode_keyframe_message`` for the rest)."""
+    message = decode_keyframe_message(data)
+    return message.keyframe, message.op
+
+
+def decode_keyframe_message(data: bytes) -> KeyframeMessage:
+    """A keyframe message, with the refinement a progressive keyframe promises;
+    BitstreamError for anything else."""
     expect_type(data, MessageType.KEYFRAME)
     if len(data) < 5:
         raise BitstreamError(ErrorCode.TRUNCATED, "keyframe message shorter than its checksum")
@@ -121,7 +181,7 @@ def decode_keyframe(data: bytes) -> tuple[Keyframe, OperatingPoint]:
         raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: {n_id} identity dims")
     identity = _bounded(r.f32(n_id, "identity"), IDENTITY_LIMIT, "identity")
     flags = r.u8("flags")
-    if flags & ~(_FLAG_FACE | _FLAG_KEYPOINTS):
+    if flags & ~(_FLAG_FACE | _FLAG_KEYPOINTS | _FLAG_REFINED):
         raise BitstreamError(ErrorCode.MALFORMED, f"keyframe: unknown flags {flags:#x}")
     pose = r.f32(7, "pose")
     _bounded(pose[:3], ROTATION_LIMIT_RAD, "rotation")
@@ -138,16 +198,14 @@ def decode_keyframe(data: bytes) -> tuple[Keyframe, OperatingPoint]:
         if k > MAX_KEYPOINTS:
             raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: {k} keypoints")
         keypoints = _bounded(r.f32(3 * k, "keypoints"), KEYPOINT_LIMIT, "keypoints").reshape(k, 3)
-    codec_id = r.u8("image codec")
-    if codec_id not in ImageCodec._value2member_map_:
-        raise BitstreamError(ErrorCode.MALFORMED, f"keyframe: unknown image codec {codec_id}")
+    codec = _image_codec(r)
     width, height = r.u16("image width"), r.u16("image height")
-    length = r.u32("image length")
-    if length > MAX_IMAGE_BYTES:
-        raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: image of {length} bytes")
-    image_bytes = r.take(length, "image")
+    image_bytes = r.take(_image_length(r), "image")
+    refinement = None
+    if flags & _FLAG_REFINED:
+        refinement = _refinement(r, width, height)
     r.end()
-    image = decode_image(image_bytes, ImageCodec(codec_id), width, height)
+    image = decode_image(image_bytes, codec, width, height)
     params = FrameParams(
         seq=seq,
         rotation=pose[:3],
@@ -157,7 +215,39 @@ def decode_keyframe(data: bytes) -> tuple[Keyframe, OperatingPoint]:
         keypoints=keypoints,
         face=bool(flags & _FLAG_FACE),
     )
-    return Keyframe(image, identity, params, face_model, network), op
+    keyframe = Keyframe(image, identity, params, face_model, network)
+    return KeyframeMessage(keyframe, op, refinement)
+
+
+def _image_codec(r: ByteReader) -> ImageCodec:
+    codec_id = r.u8("image codec")
+    if codec_id not in ImageCodec._value2member_map_:
+        raise BitstreamError(ErrorCode.MALFORMED, f"keyframe: unknown image codec {codec_id}")
+    return ImageCodec(codec_id)
+
+
+def _image_length(r: ByteReader) -> int:
+    length = r.u32("image length")
+    if length > MAX_IMAGE_BYTES:
+        raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: image of {length} bytes")
+    return length
+
+
+def _refinement(r: ByteReader, first_width: int, first_height: int) -> Refinement:
+    """The refinement fields; its image must be within the limits and no smaller than the
+    first version's."""
+    codec = _image_codec(r)
+    width, height = r.u16("refinement width"), r.u16("refinement height")
+    if not (
+        MIN_IMAGE_SIDE <= width <= MAX_IMAGE_SIDE and MIN_IMAGE_SIDE <= height <= MAX_IMAGE_SIDE
+    ):
+        raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: refinement of {width}x{height}")
+    if width < first_width or height < first_height:
+        raise BitstreamError(ErrorCode.MALFORMED, "keyframe: refinement smaller than its image")
+    length = _image_length(r)
+    if length == 0:
+        raise BitstreamError(ErrorCode.MALFORMED, "keyframe: empty refinement")
+    return Refinement(codec, width, height, length, r.u32("refinement CRC-32"))
 
 
 def _bounded(values: np.ndarray, limit: float, field: str) -> np.ndarray:

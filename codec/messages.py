@@ -10,7 +10,7 @@ from enum import IntEnum
 
 from .errors import BitstreamError, ErrorCode
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bitstream format version (1..15); any change to a layout or a table makes a new one."""
 MAX_MESSAGE_BYTES = 4 << 20
 """Largest message of any type (a keyframe with a 1024x1024 image fits easily)."""
@@ -27,6 +27,8 @@ class MessageType(IntEnum):
     """One or more frames, the first predicted from nothing (codec/frames.py)."""
     CONTROL = 4
     """Keyframe request, operating point change, receiver report (codec/control.py)."""
+    KEYFRAME_PART = 5
+    """Part of a progressive keyframe's full image (codec/keyframe_part.py)."""
 
 
 def type_byte(kind: MessageType) -> int:

@@ -66,16 +66,19 @@ async def send_clip(
     frames: int,
     session: list | None = None,
     done: Callable[[], bool] | None = None,
+    send_config: SendConfig = SEND,
+    face_prior: MediaPipePrior | None = None,
 ) -> SendStats:
-    """Send the first ``frames`` frames of ``clip()`` at 25 fps over ``call``; with ``done``,
-    go on (the clip looping) until ``done()`` holds as well. The session is appended to
-    ``session`` for inspection while it runs."""
-    face_prior = prior()
+    """Send the first ``frames`` frames of ``clip()`` at 25 fps over ``call`` with ``send_config``
+    (and ``face_prior``, default ``prior()``, which is closed at the end); with ``done``, go on
+    (the clip looping) until ``done()`` holds as well. The session is appended to ``session``
+    for inspection while it runs."""
+    face_prior = face_prior or prior()
     config = CaptureConfig(max_frames=None if done else frames, loop=done is not None)
     capture = CaptureLoop(lambda: open_source(clip()), face_prior, config)
     try:
         await capture.open()
-        sender = SendSession(call, face_prior, rate_table(), SEND, capture.fps)
+        sender = SendSession(call, face_prior, rate_table(), send_config, capture.fps)
         if session is not None:
             session.append(sender)
         async with contextlib.aclosing(capture.frames()) as captured:
@@ -99,10 +102,13 @@ class Played:
     """A FrameSink that keeps what the playout put out."""
 
     keyframes: list[Keyframe] = field(default_factory=list)
+    complete: list[bool] = field(default_factory=list)
+    """Per keyframe: whole, or a progressive keyframe's first version."""
     frames: list[tuple[OutputFrame, float]] = field(default_factory=list)
 
-    def keyframe(self, keyframe: Keyframe) -> None:
+    def keyframe(self, keyframe: Keyframe, complete: bool = True) -> None:
         self.keyframes.append(keyframe)
+        self.complete.append(complete)
 
     def frame(self, frame: OutputFrame, due_ms: float) -> None:
         self.frames.append((frame, due_ms))

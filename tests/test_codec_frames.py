@@ -8,6 +8,7 @@ import pytest
 from codec_inputs import face_model_predictor, real_clip_params
 
 from facecodec.codec import (
+    FORMAT_VERSION,
     BitstreamError,
     ErrorCode,
     FrameDecoder,
@@ -259,7 +260,7 @@ def test_trailing_bytes_and_version_are_rejected(clip):
     # the decoder reads a few bytes past the coded end (as zeros): those extra bytes may
     # first push a value out of range; the rest is left over
     assert info.value.code in (ErrorCode.MALFORMED, ErrorCode.RANGE)
-    other_version = bytes([(message[0] & 0x0F) | 0x20]) + message[1:]
+    other_version = bytes([(message[0] & 0x0F) | (FORMAT_VERSION + 1) << 4]) + message[1:]
     with pytest.raises(BitstreamError) as info:
         FrameDecoder().decode(other_version)
     assert info.value.code == ErrorCode.VERSION

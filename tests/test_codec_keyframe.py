@@ -9,6 +9,7 @@ import pytest
 from codec_inputs import demo_keyframe_image, real_clip_params
 
 from facecodec.codec import (
+    FORMAT_VERSION,
     BitstreamError,
     ErrorCode,
     ImageCodec,
@@ -102,11 +103,11 @@ def test_corruption_and_versions(keyframe):
     with pytest.raises(BitstreamError) as info:
         decode_keyframe(data[:40])
     assert info.value.code in (ErrorCode.MALFORMED, ErrorCode.TRUNCATED)
-    future = bytes([0x21]) + data[1:]
+    future = bytes([(FORMAT_VERSION + 1) << 4 | data[0] & 0x0F]) + data[1:]
     with pytest.raises(BitstreamError) as info:
         decode_keyframe(future)
     assert info.value.code == ErrorCode.VERSION
-    assert "version 2" in str(info.value)
+    assert f"version {FORMAT_VERSION + 1}" in str(info.value)
 
 
 def test_unencodable_keyframes_raise_value_error(keyframe):

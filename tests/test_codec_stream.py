@@ -9,6 +9,7 @@ from codec_inputs import demo_keyframe_image, face_model_predictor, real_clip_pa
 
 from facecodec.cli import main
 from facecodec.codec import (
+    FORMAT_VERSION,
     BitstreamError,
     ErrorCode,
     FrameEncoder,
@@ -49,14 +50,14 @@ def test_stream_round_trip(stream_file):
     with open(stream_file, "rb") as f:
         reader = StreamReader(f)
         messages = list(reader)
-    assert reader.fps == 25 and reader.version == 1
+    assert reader.fps == 25 and reader.version == FORMAT_VERSION
     assert len(messages) == 1 + 25 + 1
 
 
 def test_inspect_prints_header_and_frame_sizes(stream_file, capsys):
     assert main(["inspect", str(stream_file)]) == 0
     out = capsys.readouterr().out
-    assert "format version 1, 25 fps" in out
+    assert f"format version {FORMAT_VERSION}, 25 fps" in out
     assert "keyframe" in out and "image 256x256" in out and "keypoints=8" in out
     assert out.count(" inter ") == 25
     assert "100 sent (100 with a face) in 25 messages" in out
@@ -73,7 +74,7 @@ def test_inspect_reports_undecodable_messages(stream_file, tmp_path, capsys):
 
 
 def test_stream_reader_refuses_bad_files():
-    header = MAGIC + bytes([1]) + (2500).to_bytes(2, "little")
+    header = MAGIC + bytes([FORMAT_VERSION]) + (2500).to_bytes(2, "little")
     cases = {
         ErrorCode.TYPE: b"not a stream at all",
         ErrorCode.VERSION: MAGIC + bytes([7]) + (2500).to_bytes(2, "little"),

@@ -17,7 +17,14 @@ import pytest
 import torch
 
 from facecodec import cli, demo_clip
-from facecodec.codec import FrameDecoder, MessageType, StreamReader, decode_keyframe, parse_message
+from facecodec.codec import (
+    FORMAT_VERSION,
+    FrameDecoder,
+    MessageType,
+    StreamReader,
+    decode_keyframe,
+    parse_message,
+)
 from facecodec.codec.stream import FILE_HEADER_BYTES
 from facecodec.receiver.concealment import interpolate
 from facecodec.receiver.receiver import Receiver
@@ -131,7 +138,8 @@ def test_newer_format_version_is_a_clear_error(
     newer.write_bytes(bytes(data))
     assert cli.main(["decode", str(newer), "-o", str(tmp_path / "x.mkv"), "--quiet"]) == 2
     error = capsys.readouterr().err
-    assert "facecodec decode: error: version: stream file of format version 2" in error
+    newer_version = f"stream file of format version {FORMAT_VERSION + 1}"
+    assert f"facecodec decode: error: version: {newer_version}" in error
     assert "a newer facecodec wrote it" in error
     with pytest.raises(ValueError, match="bad magic"):
         StreamReader(io.BytesIO(b"not a stream"))

@@ -27,11 +27,14 @@ from facecodec.codec import (
     StreamReader,
     StreamWriter,
     decode_control,
-    decode_keyframe,
+    decode_keyframe_message,
+    decode_keyframe_part,
     encode_control,
     encode_keyframe,
     parse_message,
 )
+from facecodec.codec.messages import type_byte
+from facecodec.codec.progressive import encode_progressive_keyframe
 from facecodec.types import Keyframe, OperatingPoint
 
 PACKETS = 100_000
@@ -72,6 +75,8 @@ def _valid_messages(params, identity, image) -> tuple[list[bytes], Keyframe, Ope
         encode_control(OperatingPointChange(77, OPS[1])),
         encode_control(ReceiverReport(99_999, 12, 85, 2400)),
     ]
+    progressive = encode_progressive_keyframe(keyframe, OPS[0], part_bytes=700)
+    messages += [progressive.first, *progressive.parts]
     return messages, keyframe, OPS[0]
 
 
@@ -112,7 +117,9 @@ def _decode_any(data: bytes, decoder: FrameDecoder, wrong: int) -> None:
     """Decode as the receiver would (by type), and sometimes with a decoder of another type."""
     kind = parse_message(data)
     if kind == MessageType.KEYFRAME:
-        decode_keyframe(data)
+        decode_keyframe_message(data)
+    elif kind == MessageType.KEYFRAME_PART:
+        decode_keyframe_part(data)
     elif kind == MessageType.CONTROL:
         decode_control(data)
     else:
@@ -135,8 +142,9 @@ def _fresh_decoder(keyframe: Keyframe, op: OperatingPoint, warmup: list[bytes]) 
 def test_fuzz_only_bitstream_errors_and_bounded_memory():
     params, identity = real_clip_params(frames=40)
     messages, keyframe, kf_op = _valid_messages(params, identity, demo_keyframe_image())
-    keyframes = [m for m in messages if m[0] & 0x0F == MessageType.KEYFRAME]
-    others = [m for m in messages if m[0] & 0x0F != MessageType.KEYFRAME]
+    sealed = (MessageType.KEYFRAME, MessageType.KEYFRAME_PART)  # with a CRC-32 of their own
+    keyframes = [m for m in messages if m[0] & 0x0F in sealed]
+    others = [m for m in messages if m[0] & 0x0F not in sealed]
     warmup = [m for m in others if m[0] & 0x0F == MessageType.FRAMES_INTRA]
     rng = random.Random(20240611)
     stream = io.BytesIO()
@@ -161,7 +169,7 @@ def test_fuzz_only_bitstream_errors_and_bounded_memory():
             packet = rng.randbytes(rng.choice((0, 1, 2, 3, 5, 9, 17, 64, 300)))
         elif choice < 0.12:
             # random bytes behind a valid type byte reach the decoders' bodies
-            packet = bytes([rng.choice((0x11, 0x12, 0x13, 0x14))]) + rng.randbytes(
+            packet = bytes([type_byte(rng.choice(list(MessageType)))]) + rng.randbytes(
                 rng.randrange(1, 40)
             )
         elif choice < 0.15:

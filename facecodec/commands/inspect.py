@@ -12,6 +12,7 @@ from facecodec.codec import (
     StreamReader,
     decode_control,
     decode_keyframe,
+    decode_keyframe_part,
     parse_message,
 )
 from facecodec.types import Keyframe, OperatingPoint
@@ -39,6 +40,7 @@ _NAMES = {
     MessageType.FRAMES_INTER: "inter",
     MessageType.FRAMES_INTRA: "intra",
     MessageType.CONTROL: "control",
+    MessageType.KEYFRAME_PART: "keyframe part",
 }
 
 
@@ -93,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
                     )
                 elif kind == MessageType.CONTROL:
                     detail = repr(decode_control(message))
+                elif kind == MessageType.KEYFRAME_PART:
+                    part = decode_keyframe_part(message)
+                    detail = f"seq {part.seq}, bytes {part.offset}-{part.offset + len(part.data)}"
                 else:
                     decoded = decoder.decode(message)
                     seqs = [p.seq for p in decoded]
