@@ -41,6 +41,7 @@ from .entropy import (
     gap_class,
 )
 from .errors import BitstreamError, ErrorCode, MissingReferenceError
+from .keyframe import carried_params
 from .messages import MessageType, expect_type, type_byte
 from .operating_point import check_encodable, decoded_operating_point
 from .quantize import (
@@ -157,7 +158,9 @@ def _state_after(seq: int, recon: np.ndarray, coding: _Coding) -> _State:
 
 
 def _keyframe_entry(keyframe: Keyframe, op: OperatingPoint) -> _Entry:
-    p = keyframe.params
+    # As the keyframe message carries them: an encoder given the sender's own keyframe
+    # predicts from what the decoder will hold.
+    p = carried_params(keyframe.params)
     values = np.zeros(_FULL_LENGTH)
     values[:3] = p.rotation
     values[3:6] = p.translation

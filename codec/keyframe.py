@@ -8,11 +8,11 @@ over the reliable channel. Layout (little-endian; docs/bitstream.md, "Keyframe m
     u8 x4   operating point: keypoints, expression_dims, quant_level, frame_interval
     str     face model version          (str = u8 byte length + UTF-8)
     str     network version ('' = any)
-    u16     identity dims n, then n x f32 identity coefficients
-    u8      flags: bit 0 face, bit 1 keypoints present
-    f32 x7  rotation (3, rad), translation (3, crop units), scale
-    u8      expression dims d, then d x f32
-    [u8     keypoints k, then 3k x f32]             if flag bit 1
+    u16     identity dims n, then n x f16 identity coefficients
+    u8      flags: bit 0 face, bit 1 keypoints present, bit 2 progressive
+    f16 x7  rotation (3, rad), translation (3, crop units), scale
+    u8      expression dims d, then d x f16
+    [u8     keypoints k, then 3k x f16]             if flag bit 1
     u8      image codec (1 JPEG, 2 WebP), u16 width, u16 height, u32 length, image bytes
     [u8     refinement image codec, u16 width, u16 height, u32 length, u32 CRC-32 of its bytes]
                                                     if flag bit 2 (a progressive keyframe)
@@ -21,6 +21,10 @@ over the reliable channel. Layout (little-endian; docs/bitstream.md, "Keyframe m
 A progressive keyframe's image is a small first version; the full image follows in keyframe
 part messages (codec/keyframe_part.py) and replaces it, for the same keyframe seq.
 
+The floats are IEEE half floats (format version 2; version 1 sent f32): they halve the fields
+that a progressive keyframe's first version must fit into 1 kB with, and both ends use the
+values as carried (``carried``), so the frames' prediction and the keypoint model agree exactly.
+
 Plain fields instead of msgpack and no zstd: both cost bytes here (measured in
 docs/bitstream.md); the CRC-32 guards the one message whose silent corruption would spoil a
 whole call (the transport's checks end at the data channel).
@@ -28,6 +32,7 @@ whole call (the transport's checks end at the data channel).
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass
 
@@ -55,7 +60,7 @@ from .quantize import (
     SCALE_MAX,
     TRANSLATION_LIMIT,
 )
-from .reader import ByteReader, pack_f32, pack_text, write_varint
+from .reader import ByteReader, half_float, pack_f16, pack_text, write_varint
 
 MAX_IDENTITY_DIMS = 512
 IDENTITY_LIMIT = 64.0
@@ -95,6 +100,28 @@ class KeyframeMessage:
     """Set for a progressive keyframe."""
 
 
+def carried(keyframe: Keyframe) -> Keyframe:
+    """``keyframe`` with its identity and parameters as its message carries them (half floats):
+    what the receiver decodes, which the sender must predict and compute keypoints from."""
+    return dataclasses.replace(
+        keyframe,
+        identity=half_float(keyframe.identity),
+        params=carried_params(keyframe.params),
+    )
+
+
+def carried_params(p: FrameParams) -> FrameParams:
+    """A keyframe's parameters as its message carries them (see ``carried``)."""
+    return dataclasses.replace(
+        p,
+        rotation=half_float(p.rotation),
+        translation=half_float(p.translation),
+        scale=float(half_float(p.scale)),
+        expression=half_float(p.expression),
+        keypoints=None if p.keypoints is None else half_float(p.keypoints),
+    )
+
+
 def encode_keyframe(
     keyframe: Keyframe,
     op: OperatingPoint,
@@ -125,16 +152,16 @@ def encode_keyframe(
         pack_text(keyframe.face_model),
         pack_text(keyframe.network),
         identity.size.to_bytes(2, "little"),
-        pack_f32(identity),
+        pack_f16(identity),
         bytes([flags]),
-        pack_f32(np.concatenate([p.rotation, p.translation, [p.scale]])),
+        pack_f16(np.concatenate([p.rotation, p.translation, [p.scale]])),
         bytes([p.expression.size]),
-        pack_f32(p.expression),
+        pack_f16(p.expression),
     ]
     if p.keypoints is not None:
         if p.keypoints.shape[0] > MAX_KEYPOINTS:
             raise ValueError(f"at most {MAX_KEYPOINTS} keyframe keypoints")
-        parts += [bytes([p.keypoints.shape[0]]), pack_f32(p.keypoints.reshape(-1))]
+        parts += [bytes([p.keypoints.shape[0]]), pack_f16(p.keypoints.reshape(-1))]
     parts += [
         bytes([int(codec)]),
         w.to_bytes(2, "little"),
@@ -179,11 +206,11 @@ def decode_keyframe_message(data: bytes) -> KeyframeMessage:
     n_id = r.u16("identity dims")
     if n_id > MAX_IDENTITY_DIMS:
         raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: {n_id} identity dims")
-    identity = _bounded(r.f32(n_id, "identity"), IDENTITY_LIMIT, "identity")
+    identity = _bounded(r.f16(n_id, "identity"), IDENTITY_LIMIT, "identity")
     flags = r.u8("flags")
     if flags & ~(_FLAG_FACE | _FLAG_KEYPOINTS | _FLAG_REFINED):
         raise BitstreamError(ErrorCode.MALFORMED, f"keyframe: unknown flags {flags:#x}")
-    pose = r.f32(7, "pose")
+    pose = r.f16(7, "pose")
     _bounded(pose[:3], ROTATION_LIMIT_RAD, "rotation")
     _bounded(pose[3:6], TRANSLATION_LIMIT, "translation")
     if not 0 <= pose[6] <= SCALE_MAX:
@@ -191,13 +218,13 @@ def decode_keyframe_message(data: bytes) -> KeyframeMessage:
     dims = r.u8("expression dims")
     if dims > MAX_EXPRESSION_DIMS:
         raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: {dims} expression dims")
-    expression = _bounded(r.f32(dims, "expression"), EXPRESSION_LIMIT, "expression")
+    expression = _bounded(r.f16(dims, "expression"), EXPRESSION_LIMIT, "expression")
     keypoints = None
     if flags & _FLAG_KEYPOINTS:
         k = r.u8("keypoint count")
         if k > MAX_KEYPOINTS:
             raise BitstreamError(ErrorCode.TOO_LARGE, f"keyframe: {k} keypoints")
-        keypoints = _bounded(r.f32(3 * k, "keypoints"), KEYPOINT_LIMIT, "keypoints").reshape(k, 3)
+        keypoints = _bounded(r.f16(3 * k, "keypoints"), KEYPOINT_LIMIT, "keypoints").reshape(k, 3)
     codec = _image_codec(r)
     width, height = r.u16("image width"), r.u16("image height")
     image_bytes = r.take(_image_length(r), "image")

@@ -49,14 +49,21 @@ def parse_message(data: bytes) -> MessageType:
         )
     version, kind = data[0] >> 4, data[0] & 0x0F
     if version != FORMAT_VERSION:
-        raise BitstreamError(
-            ErrorCode.VERSION,
-            f"message of format version {version}, this decoder reads version {FORMAT_VERSION}",
-        )
+        raise BitstreamError(ErrorCode.VERSION, version_error("message", version))
     try:
         return MessageType(kind)
     except ValueError:
         raise BitstreamError(ErrorCode.TYPE, f"unknown message type {kind}") from None
+
+
+def version_error(what: str, version: int) -> str:
+    """Why a ``what`` of format ``version`` is refused: only this version is read (an older
+    one is re-encoded from its source, a newer one needs a newer facecodec)."""
+    if version > FORMAT_VERSION:
+        why = "a newer facecodec wrote it"
+    else:
+        why = "an older facecodec wrote it (older versions are not read: re-encode the source)"
+    return f"{what} of format version {version}: {why}; this decoder reads {FORMAT_VERSION}"
 
 
 def expect_type(data: bytes, *kinds: MessageType) -> MessageType:

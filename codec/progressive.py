@@ -2,9 +2,9 @@
 full image in parts that follow within the rate (docs/bitstream.md, "Keyframe part message").
 
 The first version is the same keyframe (identity, parameters, versions) with its image at half
-resolution, WebP at the highest quality whose image fits ``FIRST_VERSION_MAX_IMAGE_BYTES``: the
-receiver upsamples it and redraws from it as from the full image (measured in docs/bitstream.md:
-the redrawn frames lose 0.1 dB). The full image, coded as a keyframe's always is, then goes in
+resolution (a third or a quarter if need be), WebP at the highest quality whose whole message
+fits ``FIRST_VERSION_MAX_BYTES``: the receiver upsamples it and redraws from it as from the full
+image. The full image, coded as a keyframe's always is, then goes in
 keyframe part messages and replaces it.
 """
 
@@ -18,15 +18,23 @@ import numpy as np
 
 from facecodec.types import Keyframe, OperatingPoint
 
-from .image import DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY, ImageCodec, encode_image
+from .image import (
+    DEFAULT_IMAGE_CODEC,
+    DEFAULT_IMAGE_QUALITY,
+    MIN_IMAGE_SIDE,
+    ImageCodec,
+    encode_image,
+)
 from .keyframe import Refinement, encode_keyframe
 from .keyframe_part import encode_keyframe_parts
 
-FIRST_VERSION_SCALE = 2
-"""The first version's sides are the full image's divided by this."""
-FIRST_VERSION_MAX_IMAGE_BYTES = 1000
+FIRST_VERSION_MAX_BYTES = 1000
+"""The whole first-version message (fields, image, refinement, CRC): it crosses an 8 kbps link
+in about a second."""
+FIRST_VERSION_SCALES = (2, 3, 4)
+"""The first version's sides are the full image's divided by one of these, the first that fits."""
 FIRST_VERSION_QUALITIES = (40, 30, 20, 10, 5, 1)
-"""Tried in this order; the first whose image fits is used (the last one otherwise)."""
+"""Tried in this order at each scale; the first message that fits is used."""
 
 
 @dataclass(frozen=True)
@@ -44,22 +52,23 @@ def encode_progressive_keyframe(
     codec: ImageCodec = DEFAULT_IMAGE_CODEC,
     quality: int = DEFAULT_IMAGE_QUALITY,
 ) -> ProgressiveKeyframe:
-    """``keyframe`` as a first version and parts of at most ``part_bytes`` of its full image
-    (coded with ``codec`` at ``quality``, as ``encode_keyframe`` codes it)."""
+    """``keyframe`` as a first version of at most ``FIRST_VERSION_MAX_BYTES`` and parts of at
+    most ``part_bytes`` of its full image (coded with ``codec`` at ``quality``, as
+    ``encode_keyframe`` codes it); ValueError if not even the smallest first version fits."""
     h, w = keyframe.image.shape[:2]
     full = encode_image(keyframe.image, codec, quality)
     refinement = Refinement.of(full, codec, w, h)
-    side = (w // FIRST_VERSION_SCALE, h // FIRST_VERSION_SCALE)
-    small = cv2.resize(keyframe.image, side, interpolation=cv2.INTER_AREA)
-    first_quality = FIRST_VERSION_QUALITIES[-1]
-    for q in FIRST_VERSION_QUALITIES:
-        if len(encode_image(small, ImageCodec.WEBP, q)) <= FIRST_VERSION_MAX_IMAGE_BYTES:
-            first_quality = q
-            break
-    first = encode_keyframe(
-        dataclasses.replace(keyframe, image=small), op, ImageCodec.WEBP, first_quality, refinement
-    )
-    return ProgressiveKeyframe(first, encode_keyframe_parts(keyframe.params.seq, full, part_bytes))
+    for scale in FIRST_VERSION_SCALES:
+        side = (max(MIN_IMAGE_SIDE, w // scale), max(MIN_IMAGE_SIDE, h // scale))
+        small = dataclasses.replace(
+            keyframe, image=cv2.resize(keyframe.image, side, interpolation=cv2.INTER_AREA)
+        )
+        for q in FIRST_VERSION_QUALITIES:
+            first = encode_keyframe(small, op, ImageCodec.WEBP, q, refinement)
+            if len(first) <= FIRST_VERSION_MAX_BYTES:
+                parts = encode_keyframe_parts(keyframe.params.seq, full, part_bytes)
+                return ProgressiveKeyframe(first, parts)
+    raise ValueError(f"no first version of this keyframe fits {FIRST_VERSION_MAX_BYTES} bytes")
 
 
 def upsampled(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -55,15 +55,12 @@ class ByteReader:
     def u32(self, field: str) -> int:
         return int.from_bytes(self.take(4, field), "little")
 
-    def f32(self, count: int, field: str) -> np.ndarray:
-        """(count,) float32, which must all be finite."""
-        values = np.frombuffer(self.take(4 * count, field), "<f4").astype(np.float32)
+    def f16(self, count: int, field: str) -> np.ndarray:
+        """(count,) IEEE half floats widened to float32, which must all be finite."""
+        values = np.frombuffer(self.take(2 * count, field), "<f2").astype(np.float32)
         if not np.isfinite(values).all():
             raise BitstreamError(ErrorCode.RANGE, f"{self.what}: {field} is not finite")
         return values
-
-    def f32_scalar(self, field: str) -> float:
-        return float(self.f32(1, field)[0])
 
     def varint(self, field: str, limit: int) -> int:
         """Unsigned LEB128 at most ``limit``."""
@@ -96,8 +93,14 @@ class ByteReader:
             )
 
 
-def pack_f32(values: np.ndarray) -> bytes:
-    return np.asarray(values, "<f4").tobytes()
+def pack_f16(values: np.ndarray) -> bytes:
+    """IEEE half floats, rounded to nearest (``half_float`` gives the values they carry)."""
+    return np.asarray(values, "<f2").tobytes()
+
+
+def half_float(values: np.ndarray) -> np.ndarray:
+    """``values`` as ``pack_f16`` carries them, as float32."""
+    return np.asarray(values, np.float16).astype(np.float32)
 
 
 def pack_text(value: str) -> bytes:

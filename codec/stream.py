@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from .errors import BitstreamError, ErrorCode
-from .messages import FORMAT_VERSION, MAX_MESSAGE_BYTES
+from .messages import FORMAT_VERSION, MAX_MESSAGE_BYTES, version_error
 
 MAGIC = b"FCODEC\r\n"
 FILE_HEADER_BYTES = len(MAGIC) + 3
@@ -61,12 +61,7 @@ class StreamReader:
             raise BitstreamError(ErrorCode.TYPE, "not a facecodec stream file (bad magic)")
         self.version = header[len(MAGIC)]
         if self.version != FORMAT_VERSION:
-            newer = "a newer facecodec wrote it; " if self.version > FORMAT_VERSION else ""
-            raise BitstreamError(
-                ErrorCode.VERSION,
-                f"stream file of format version {self.version}, {newer}"
-                f"this reader reads {FORMAT_VERSION}",
-            )
+            raise BitstreamError(ErrorCode.VERSION, version_error("stream file", self.version))
         self.fps = int.from_bytes(header[len(MAGIC) + 1 :], "little") / 100
         if self.fps <= 0:
             raise BitstreamError(ErrorCode.RANGE, "stream file with a frame rate of 0")

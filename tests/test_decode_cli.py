@@ -129,18 +129,24 @@ def test_damaged_message_names_its_offset(
     assert len(read_video(out)) == 3
 
 
-def test_newer_format_version_is_a_clear_error(
-    stream: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("version", "why"),
+    [
+        (FORMAT_VERSION + 1, "a newer facecodec wrote it"),
+        (1, "an older facecodec wrote it (older versions are not read: re-encode the source)"),
+    ],
+)
+def test_another_format_version_is_a_clear_error(
+    stream: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], version: int, why: str
 ) -> None:
     data = bytearray(stream.read_bytes())
-    data[FILE_HEADER_BYTES - 3] += 1
-    newer = tmp_path / "newer.fcs"
-    newer.write_bytes(bytes(data))
-    assert cli.main(["decode", str(newer), "-o", str(tmp_path / "x.mkv"), "--quiet"]) == 2
+    data[FILE_HEADER_BYTES - 3] = version
+    other = tmp_path / "other.fcs"
+    other.write_bytes(bytes(data))
+    assert cli.main(["decode", str(other), "-o", str(tmp_path / "x.mkv"), "--quiet"]) == 2
     error = capsys.readouterr().err
-    newer_version = f"stream file of format version {FORMAT_VERSION + 1}"
-    assert f"facecodec decode: error: version: {newer_version}" in error
-    assert "a newer facecodec wrote it" in error
+    other_version = f"stream file of format version {version}: {why}"
+    assert f"facecodec decode: error: version: {other_version}" in error
     with pytest.raises(ValueError, match="bad magic"):
         StreamReader(io.BytesIO(b"not a stream"))
 
