@@ -135,13 +135,14 @@ class Controller:
 
     def on_wire_total(self, wire_bytes_sent: int, now_ms: float) -> None:
         """Everything the end has put on the wire so far (``Call.stats.wire_bytes_sent``); what
-        ``on_message`` did not count (keyframes, control, acknowledgements) enters the budget."""
+        was not counted before it went (by ``on_message``, or by the sender's ``wire.add`` for
+        keyframes and their parts: acknowledgements, control) enters the budget as unscheduled."""
         if self.wire is None:
             return
         frames_since = self.wire.counted_bytes - self._wire_counted_at_total
         other = wire_bytes_sent - self._wire_total - frames_since
         if other > 0:  # negative when the transport's impairment dropped a frames message
-            self.wire.add(other, now_ms)
+            self.wire.add_unscheduled(other, now_ms)
         self._wire_total = wire_bytes_sent
         self._wire_counted_at_total = self.wire.counted_bytes
 

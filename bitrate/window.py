@@ -24,6 +24,11 @@ class SlidingWindow:
         self._forget(now_ms)
         return self._total
 
+    def entries(self) -> list[tuple[float, float]]:
+        """(time, amount) of what is inside the window (as of the last add or query), oldest
+        first."""
+        return list(self._events)
+
     def __len__(self) -> int:
         """Events still inside the window (as of the last add or query)."""
         return len(self._events)

@@ -6,11 +6,25 @@ Two bounds, both in wire bytes: no 1-second window holds more than the wire targ
 second, and the backlog of a link draining at the wire target (a keyframe is seconds of it on
 a narrow link) never holds more than the latency budget. A frames message goes only if it
 keeps both; otherwise it waits or its frames are dropped, as they would be lost in a queue.
+
+What the end schedules (frames messages, keyframes, keyframe parts) is counted before it goes;
+what it does not (acknowledgements it owes, control and reports) only once it went. So that a
+message sent now does not fill a window that acknowledgements due in the next second will
+overfill, the window bound looks ahead: every 1-second window that contains now holds what was
+sent in its past part plus the unscheduled bytes expected in its future part, at their rate
+measured over the last ``UNSCHEDULED_WINDOW_MS``, plus their largest burst (one may come at
+once, and a second holds more of them than the average now and then).
 """
 
 from __future__ import annotations
 
+from collections import deque
+
 from .window import WINDOW_MS, SlidingWindow
+
+UNSCHEDULED_WINDOW_MS = 2000.0
+"""Unscheduled bytes come in bursts about once a second (the receiver's reports, each
+acknowledged); two seconds of them give a steady rate."""
 
 
 class WireBudget:
@@ -22,21 +36,64 @@ class WireBudget:
         self._window = SlidingWindow()
         self._backlog_bytes = 0.0
         self._drained_ms: float | None = None
+        self._started_ms: float | None = None
+        self._unscheduled = SlidingWindow(UNSCHEDULED_WINDOW_MS)
+        self._bursts: deque[tuple[float, float]] = deque()
+        """(time, bytes) of each unscheduled addition within ``UNSCHEDULED_WINDOW_MS``."""
         self.counted_bytes = 0
         """Everything added so far."""
 
-    def add(self, wire_bytes: int, now_ms: float) -> None:
+    def add(self, wire_bytes: float, now_ms: float) -> None:
+        """Bytes the end sends now: a message it schedules, counted before it goes."""
         self._drain(now_ms)
+        if self._started_ms is None:
+            self._started_ms = now_ms
         self._backlog_bytes += wire_bytes
         self._window.add(now_ms, wire_bytes)
         self.counted_bytes += wire_bytes
 
+    def add_unscheduled(self, wire_bytes: float, now_ms: float) -> None:
+        """Bytes the end sent since the last count without scheduling them (acknowledgements,
+        control): counted as sent now, and measured for the look ahead."""
+        self.add(wire_bytes, now_ms)
+        self._unscheduled.add(now_ms, wire_bytes)
+        self._bursts.append((now_ms, wire_bytes))
+
     def room_bytes(self, now_ms: float) -> float:
         """Most wire bytes that may be sent at ``now_ms`` within both bounds."""
         self._drain(now_ms)
-        window_room = self.rate_bps * WINDOW_MS / 8000 - self._window.total(now_ms)
+        window_room = self.rate_bps * WINDOW_MS / 8000 - self._fullest_window(now_ms)
         queue_room = self.rate_bps * self.max_queue_ms / 8000 - self._backlog_bytes
         return min(window_room, queue_room)
+
+    def unscheduled_bps(self, now_ms: float) -> float:
+        """The measured rate of what the end sends without scheduling it: over the time since
+        the first count while that is shorter than the measuring window (averaged over the
+        whole window, the first seconds of a call would look quiet), a second at least."""
+        if self._started_ms is None:
+            return 0.0
+        elapsed_ms = min(UNSCHEDULED_WINDOW_MS, max(WINDOW_MS, now_ms - self._started_ms))
+        return self._unscheduled.total(now_ms) * 8000 / elapsed_ms
+
+    def _fullest_window(self, now_ms: float) -> float:
+        """Bytes of the fullest 1-second window that contains ``now_ms``, with the unscheduled
+        bytes expected in its future part. The window ending ``ahead`` ms from now holds what
+        was sent since ``now - (WINDOW_MS - ahead)``; it is fullest just before an entry leaves
+        it, so only those ends (and the window starting now) are looked at."""
+        while self._bursts and self._bursts[0][0] <= now_ms - UNSCHEDULED_WINDOW_MS:
+            self._bursts.popleft()
+        bytes_per_ms = self.unscheduled_bps(now_ms) / 8000
+        burst = max((amount for _, amount in self._bursts), default=0.0)
+
+        def expected(ahead_ms: float) -> float:
+            return bytes_per_ms * ahead_ms + burst
+
+        remaining = self._window.total(now_ms)
+        fullest = max(remaining, expected(WINDOW_MS))
+        for t_ms, amount in self._window.entries():
+            fullest = max(fullest, remaining + expected(t_ms + WINDOW_MS - now_ms))
+            remaining -= amount
+        return fullest
 
     def queue_delay_ms(self, now_ms: float) -> float:
         """How long what was sent so far still takes to cross a link of the wire target."""

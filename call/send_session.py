@@ -26,10 +26,11 @@ shows now. Keyframes may still come from them. Frames the prior skipped because 
 then current would not send them (``schedule``, sender/send_schedule.py) are never sent.
 
 With a wire target the keyframes are progressive (codec/progressive.py): a first version of
-about 1 kB goes at once, and the full image follows in keyframe parts, each sent only when the
-wire budget holds it and still has room for a frames message like the last one, so the parts
-neither sit in the link's queue long enough for the transport to resend them nor push frames
-out. A new keyframe drops the parts of the last one still waiting.
+at most 1 kB goes at once, and the full image follows in keyframe parts, each sent only when the
+wire budget holds it (with the acknowledgements it expects), so the parts neither sit in the
+link's queue long enough for the transport to resend them nor push the link past its rate; the
+frames keep their share of the wire target through the controller's reservation. A new
+keyframe drops the parts of the last one still waiting.
 
 Pose and emotion edits (call.edits) change each frame's parameters before coding; the keyframe
 keeps the parameters measured on its own frame.
@@ -69,6 +70,7 @@ from facecodec.codec import (
     encode_keyframe,
     is_sent,
 )
+from facecodec.codec.keyframe import carried
 from facecodec.codec.progressive import encode_progressive_keyframe
 from facecodec.sender.prior import FacePrior, PriorFrame
 from facecodec.sender.send_schedule import SendSchedule
@@ -85,10 +87,10 @@ from .tasks import stop
 
 MAX_FRAME_AGE_MS = 500.0
 """Frames older than this when the prior releases them are not sent."""
-PART_SHARE_OF_QUEUE = 0.5
-"""A keyframe part takes at most this share of the wire budget's queue bound (the rest is the
-frames messages'), so it crosses the link in half the latency budget: far below SCTP's
-retransmission timer (1 s at least)."""
+PART_SHARE_OF_QUEUE = 0.3
+"""A keyframe part takes at most this share of the wire budget's queue bound: small enough to
+fit beside the frames messages and the acknowledgements in one second of the wire target, and
+to cross the link far below SCTP's retransmission timer (1 s at least)."""
 PART_SHARE_OF_WIRE = 0.75
 """Share of the wire target the frames messages leave to a refinement while it is in flight."""
 MIN_PART_BYTES = 64
@@ -374,7 +376,8 @@ class SendSession:
     def _send_keyframe(self, frame: PriorFrame, now: float) -> None:
         # Frames captured before the keyframe go out ahead of it, not a bundle later.
         self._flush(now, force=True)
-        keyframe = self.prior.keyframe(frame, self.config.network)
+        # As the message carries it: the receiver predicts keypoints from the identity it decodes.
+        keyframe = carried(self.prior.keyframe(frame, self.config.network))
         part_bytes = self._part_bytes()
         if part_bytes is None:
             data = encode_keyframe(keyframe, self._point)
@@ -384,7 +387,7 @@ class SendSession:
             data = progressive.first
             self._parts = deque(progressive.parts)
             self._reserve(PART_SHARE_OF_WIRE * self.controller.wire.rate_bps)
-        self.call.control.send(data)
+        self._send_scheduled(data, now)
         self.controller.on_keyframe_sent(len(data), now)
         self._encoder.set_keyframe(keyframe, self._point)
         if self._editor is not None:
@@ -411,24 +414,37 @@ class SendSession:
 
     def _send_parts(self, now: float) -> None:
         """Send the keyframe parts the wire budget holds now (called after the frames due now
-        went: a part takes the room they leave)."""
+        went: a part takes the room they leave; the frames keep their share of the wire target
+        through the controller's reservation)."""
         wire = self.controller.wire
         if not self._parts or wire is None or not isinstance(self.call, Call):
             return
         self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
-        while self._parts and wire.room_bytes(now) >= wire_bytes(len(self._parts[0])):
-            part = self._parts.popleft()
-            self.call.control.send(part)
+        message_wire_bytes = self.call.control.message_wire_bytes
+        while self._parts and wire.room_bytes(now) >= message_wire_bytes(len(self._parts[0])):
+            self._send_scheduled(self._parts.popleft(), now)
             self._stats.keyframe_parts += 1
             self._stats.refinements += not self._parts
             if not self._parts:
                 self._reserve(0.0)
+
+    def _send_scheduled(self, message: bytes, now: float) -> None:
+        """A keyframe, keyframe part or operating point change on the control channel, counted
+        in the wire budget before it goes (as a frames message is): what the budget counts
+        after the fact is then only what the end does not schedule (the acknowledgements it
+        owes, transport reports), which it measures."""
+        wire = self.controller.wire
+        if wire is not None and isinstance(self.call, Call):
             self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
+            wire.add(self.call.control.message_wire_bytes(len(message)), now)
+        self.call.control.send(message)
 
     def _announce_point(self, seq: int) -> None:
         """Tell the receiver when the operating point changes (it counts lost frames by it)."""
         if self._point != self._announced:
-            self.call.control.send(encode_control(OperatingPointChange(seq, self._point)))
+            self._send_scheduled(
+                encode_control(OperatingPointChange(seq, self._point)), self.clock()
+            )
             self._announced = self._point
 
     async def _receive_control(self) -> None:

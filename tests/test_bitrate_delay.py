@@ -11,10 +11,11 @@ from facecodec.bitrate.controller import Controller, ControllerConfig
 from facecodec.bitrate.delay_gradient import DelayGradient, Usage
 from facecodec.bitrate.loopback import run_call
 from facecodec.bitrate.simulation import Scenario, example_table, simulate
+from facecodec.bitrate.wire_budget import WireBudget
 from facecodec.transport import eventloop
 from facecodec.transport.feedback import DelaySample
 from facecodec.transport.link_emulator import LinkConfig
-from facecodec.transport.overhead import wire_bytes
+from facecodec.transport.overhead import SACK_WIRE_BYTES, wire_bytes
 from facecodec.transport.report import MAX_ARRIVALS, ArrivalTime, ReceiverReport
 
 TABLE = example_table()
@@ -121,3 +122,25 @@ def test_a_real_call_through_an_8_kbps_link_holds_the_wire_keyframe_included() -
     keyframe_ms = wire_bytes(scenario.keyframe_bytes + 1) * 8000 / link_bps
     assert result.first_message_ms >= keyframe_ms - latency_ms
     assert result.delivered > 0.9
+
+
+def test_the_wire_budget_leaves_room_for_the_acknowledgements_it_expects() -> None:
+    """An acknowledgement the end owes every 500 ms (counted only once sent) and 300-B parts
+    sent whenever the budget has room: no 1-second window holds more than the wire target,
+    and the parts take what the acknowledgements leave."""
+    budget = WireBudget(8000, 1000)
+    sent: list[tuple[float, int]] = []
+    parts = 0
+    for t in range(0, 20_000, 20):
+        if t % 500 == 0:
+            budget.add_unscheduled(SACK_WIRE_BYTES, t)
+            sent.append((t, SACK_WIRE_BYTES))
+        while budget.room_bytes(t) >= 300:
+            budget.add(300, t)
+            sent.append((t, 300))
+            parts += 1
+    windows = [sum(b for s, b in sent if t - 1000 < s <= t) for t in range(0, 20_000, 20)]
+    assert max(windows) <= 1000
+    # 186 B/s of acknowledgements, one more kept as a burst, 300-B steps: 400 B/s of parts.
+    assert budget.unscheduled_bps(19_980) == pytest.approx(8 * 2 * SACK_WIRE_BYTES, rel=0.01)
+    assert parts * 300 / 20 >= 400

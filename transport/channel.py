@@ -139,6 +139,9 @@ class ControlTag(IntEnum):
     """A ``MediaClock`` follows: where the face's frames sit on the audio's timeline."""
 
 
+_TAG_BYTES = 1
+
+
 class ControlChannel(MessageChannel):
     """Reliable and ordered: keyframes, control and receiver reports."""
 
@@ -152,6 +155,12 @@ class ControlChannel(MessageChannel):
         super().__init__(channel, clock, queue_limit=None)
         self._on_report = on_report
         self._on_media_clock = on_media_clock
+
+    @staticmethod
+    def message_wire_bytes(payload_bytes: int) -> int:
+        """Estimated wire bytes of an application message of ``payload_bytes`` (with its tag),
+        as ``stats.wire_bytes_sent`` counts it once sent."""
+        return wire_bytes(_TAG_BYTES + payload_bytes)
 
     def send_report(self, report: ReceiverReport) -> None:
         self._put_on_wire(bytes([ControlTag.REPORT]) + report.encode())
