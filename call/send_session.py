@@ -71,12 +71,12 @@ from facecodec.codec import (
     is_sent,
 )
 from facecodec.codec.keyframe import carried
-from facecodec.codec.progressive import encode_progressive_keyframe
+from facecodec.codec.progressive import ProgressiveKeyframe, encode_progressive_keyframe
 from facecodec.sender.prior import FacePrior, PriorFrame
 from facecodec.sender.send_schedule import SendSchedule
 from facecodec.transport import Call, ChannelClosedError, LinkFeedback
 from facecodec.transport.overhead import wire_bytes
-from facecodec.types import FrameParams, OperatingPoint
+from facecodec.types import FrameParams, Keyframe, OperatingPoint
 
 from .capture_loop import CapturedFrame
 from .clock import Clock, now_ms
@@ -378,12 +378,11 @@ class SendSession:
         self._flush(now, force=True)
         # As the message carries it: the receiver predicts keypoints from the identity it decodes.
         keyframe = carried(self.prior.keyframe(frame, self.config.network))
-        part_bytes = self._part_bytes()
-        if part_bytes is None:
+        progressive = self._progressive(keyframe)
+        if progressive is None:
             data = encode_keyframe(keyframe, self._point)
             self._parts.clear()
         else:
-            progressive = encode_progressive_keyframe(keyframe, self._point, part_bytes)
             data = progressive.first
             self._parts = deque(progressive.parts)
             self._reserve(PART_SHARE_OF_WIRE * self.controller.wire.rate_bps)
@@ -399,14 +398,19 @@ class SendSession:
         self._announced = self._point
         self._stats.keyframes.append(len(data))
 
-    def _part_bytes(self) -> int | None:
-        """Payload bytes of a keyframe part in a call with a wire target; None otherwise (the
-        keyframe then goes whole: nothing paces parts, and a file loses no time waiting)."""
+    def _progressive(self, keyframe: Keyframe) -> ProgressiveKeyframe | None:
+        """The keyframe as a first version and parts in a call with a wire target; None
+        otherwise (it then goes whole: nothing paces parts, and a file loses no time waiting)
+        or when no first version fits (more identity dims than the 1 kB leaves room for)."""
         wire = self.controller.wire
         if wire is None or not isinstance(self.call, Call):
             return None
         part_wire = wire.rate_bps * wire.max_queue_ms / 8000 * PART_SHARE_OF_QUEUE
-        return max(MIN_PART_BYTES, int(part_wire) - wire_bytes(0))
+        part_bytes = max(MIN_PART_BYTES, int(part_wire) - wire_bytes(0))
+        try:
+            return encode_progressive_keyframe(keyframe, self._point, part_bytes)
+        except ValueError:
+            return None
 
     def _reserve(self, bps: float) -> None:
         """Keep ``bps`` of the wire target from the frames messages (for a refinement)."""
