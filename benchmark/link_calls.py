@@ -62,7 +62,8 @@ def main() -> None:
 
 def print_table(results: list[dict]) -> None:
     print(
-        "\n| link | clip | full keyframe / first face (s) | payload / over the link (kbps) "
+        "\n| link | clip | first keyframe / full keyframe / first face (s) "
+        "| payload / over the link (kbps) "
         "| queue delay median / p95 (s) | drops random / burst / queue "
         "| output received / interpolated / held |"
     )
