@@ -4,7 +4,16 @@ Pure functions and classes over bytes and arrays; no I/O beyond the file objects
 stream reader and writer. Decoders raise only ``BitstreamError``.
 """
 
+from .cached_keyframe import (
+    CachedKeyframe,
+    decode_cached_keyframe,
+    encode_cached_keyframe,
+    keyframe_entry,
+    keyframe_from_entry,
+    keyframe_key,
+)
 from .control import (
+    CacheAnswer,
     ControlMessage,
     KeyframeReason,
     KeyframeRequest,
@@ -35,6 +44,8 @@ from .stream import StreamReader, StreamWriter
 __all__ = [
     "FORMAT_VERSION",
     "BitstreamError",
+    "CacheAnswer",
+    "CachedKeyframe",
     "ControlMessage",
     "ErrorCode",
     "FrameDecoder",
@@ -53,13 +64,18 @@ __all__ = [
     "RefinementAssembler",
     "StreamReader",
     "StreamWriter",
+    "decode_cached_keyframe",
     "decode_control",
     "decode_keyframe",
     "decode_keyframe_message",
     "decode_keyframe_part",
+    "encode_cached_keyframe",
     "encode_control",
     "encode_keyframe",
     "encode_keyframe_parts",
     "is_sent",
+    "keyframe_entry",
+    "keyframe_from_entry",
+    "keyframe_key",
     "parse_message",
 ]

@@ -3,7 +3,8 @@
 Layout::
 
     u8      FORMAT_VERSION << 4 | CONTROL (4)
-    u8      control kind (1 keyframe request, 2 operating point, 3 receiver report)
+    u8      control kind (1 keyframe request, 2 operating point, 3 receiver report,
+            4 cache answer)
     ...     the kind's fields, varints (unsigned LEB128) unless noted
 
     keyframe request     u8 reason, varint last decoded seq + 1 (0 = none yet)
@@ -11,6 +12,7 @@ Layout::
                          quant_level, frame_interval
     receiver report      varint last decoded seq + 1 (0 = none), varint frames lost (total),
                          varint RTT in ms, varint throughput in bit/s
+    cache answer         varint seq of the cached keyframe named, u8 1 = have it, 0 = need it
 
 Hand-laid fields: msgpack and zstd both make these 3-12 byte messages longer (measured in
 docs/bitstream.md).
@@ -38,6 +40,7 @@ class ControlKind(IntEnum):
     KEYFRAME_REQUEST = 1
     OPERATING_POINT = 2
     RECEIVER_REPORT = 3
+    CACHE_ANSWER = 4
 
 
 class KeyframeReason(IntEnum):
@@ -84,7 +87,17 @@ class ReceiverReport:
     """Payload bit rate the receiver measured over its last report interval, bit/s."""
 
 
-ControlMessage = KeyframeRequest | OperatingPointChange | ReceiverReport
+@dataclass(frozen=True)
+class CacheAnswer:
+    """Receiver -> sender: whether it has the keyframe a cached keyframe message named
+    (codec/cached_keyframe.py); without it the sender sends the keyframe itself."""
+
+    seq: int
+    """The named keyframe's seq."""
+    have: bool
+
+
+ControlMessage = KeyframeRequest | OperatingPointChange | ReceiverReport | CacheAnswer
 
 
 def _optional_seq(seq: int | None) -> bytes:
@@ -130,6 +143,15 @@ def encode_control(message: ControlMessage) -> bytes:
             + write_varint(message.rtt_ms)
             + write_varint(message.throughput_bps)
         )
+    if isinstance(message, CacheAnswer):
+        if not 0 <= message.seq <= MAX_SEQ:
+            raise ValueError(f"seq out of range: {message.seq}")
+        return (
+            head
+            + bytes([ControlKind.CACHE_ANSWER])
+            + write_varint(message.seq)
+            + bytes([message.have])
+        )
     raise TypeError(f"not a control message: {type(message).__name__}")
 
 
@@ -155,6 +177,12 @@ def decode_control(data: bytes) -> ControlMessage:
             rtt_ms=r.varint("rtt", MAX_RTT_MS),
             throughput_bps=r.varint("throughput", MAX_THROUGHPUT_BPS),
         )
+    elif kind == ControlKind.CACHE_ANSWER:
+        seq = r.varint("seq", MAX_SEQ)
+        have = r.u8("have")
+        if have > 1:
+            raise BitstreamError(ErrorCode.RANGE, f"cache answer {have} is neither 0 nor 1")
+        out = CacheAnswer(seq, bool(have))
     else:
         raise BitstreamError(ErrorCode.TYPE, f"unknown control kind {kind}")
     r.end()

@@ -6,6 +6,7 @@ WebP VP8/VP8L), so a decoder rejects a huge or lying image before OpenCV allocat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 import cv2
@@ -49,6 +50,26 @@ def encode_image(image: np.ndarray, codec: ImageCodec, quality: int) -> bytes:
     if not ok:
         raise ValueError(f"OpenCV could not encode {codec.name}")
     return buf.tobytes()
+
+
+@dataclass(frozen=True)
+class CodedImage:
+    """An image as a keyframe carries it: coded bytes and what the message says of them."""
+
+    codec: ImageCodec
+    width: int
+    height: int
+    data: bytes
+
+    @classmethod
+    def encode(cls, image: np.ndarray, codec: ImageCodec, quality: int) -> CodedImage:
+        """(H, W, 3) RGB uint8 coded with ``codec`` at ``quality`` (``encode_image``)."""
+        h, w = np.asarray(image).shape[:2]
+        return cls(codec, w, h, encode_image(image, codec, quality))
+
+    def decode(self) -> np.ndarray:
+        """The (height, width, 3) RGB uint8 image, or BitstreamError (``decode_image``)."""
+        return decode_image(self.data, self.codec, self.width, self.height)
 
 
 def decode_image(data: bytes, codec: ImageCodec, width: int, height: int) -> np.ndarray:

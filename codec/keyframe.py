@@ -46,9 +46,8 @@ from .image import (
     DEFAULT_IMAGE_QUALITY,
     MAX_IMAGE_SIDE,
     MIN_IMAGE_SIDE,
+    CodedImage,
     ImageCodec,
-    decode_image,
-    encode_image,
 )
 from .messages import MessageType, expect_type, type_byte
 from .operating_point import check_encodable, decoded_operating_point
@@ -96,6 +95,8 @@ class KeyframeMessage:
     keyframe: Keyframe
     """For a progressive keyframe, ``keyframe.image`` is the small first version as coded."""
     op: OperatingPoint
+    image: CodedImage
+    """``keyframe.image`` as the message carries it."""
     refinement: Refinement | None = None
     """Set for a progressive keyframe."""
 
@@ -134,6 +135,18 @@ def encode_keyframe(
     With ``refinement`` it is a progressive keyframe: ``keyframe.image`` is the first version
     (no larger than the refinement's sides) and the full image follows in keyframe parts.
     """
+    return encode_coded_keyframe(
+        keyframe, op, CodedImage.encode(keyframe.image, codec, quality), refinement
+    )
+
+
+def encode_coded_keyframe(
+    keyframe: Keyframe,
+    op: OperatingPoint,
+    image: CodedImage,
+    refinement: Refinement | None = None,
+) -> bytes:
+    """``encode_keyframe`` with the image already coded (``keyframe.image`` is not read)."""
     identity = np.asarray(keyframe.identity, np.float32).reshape(-1)
     if identity.size > MAX_IDENTITY_DIMS:
         raise ValueError(f"at most {MAX_IDENTITY_DIMS} identity coefficients")
@@ -141,8 +154,7 @@ def encode_keyframe(
     p = keyframe.params
     if not 0 <= p.seq <= MAX_SEQ:
         raise ValueError(f"keyframe seq out of range: {p.seq}")
-    image = encode_image(keyframe.image, codec, quality)
-    h, w = keyframe.image.shape[:2]
+    w, h = image.width, image.height
     flags = (_FLAG_FACE if p.face else 0) | (_FLAG_KEYPOINTS if p.keypoints is not None else 0)
     flags |= _FLAG_REFINED if refinement is not None else 0
     parts = [
@@ -163,11 +175,11 @@ def encode_keyframe(
             raise ValueError(f"at most {MAX_KEYPOINTS} keyframe keypoints")
         parts += [bytes([p.keypoints.shape[0]]), pack_f16(p.keypoints.reshape(-1))]
     parts += [
-        bytes([int(codec)]),
+        bytes([int(image.codec)]),
         w.to_bytes(2, "little"),
         h.to_bytes(2, "little"),
-        len(image).to_bytes(4, "little"),
-        image,
+        len(image.data).to_bytes(4, "little"),
+        image.data,
     ]
     if refinement is not None:
         if refinement.width < w or refinement.height < h:
@@ -227,12 +239,12 @@ def decode_keyframe_message(data: bytes) -> KeyframeMessage:
         keypoints = _bounded(r.f16(3 * k, "keypoints"), KEYPOINT_LIMIT, "keypoints").reshape(k, 3)
     codec = _image_codec(r)
     width, height = r.u16("image width"), r.u16("image height")
-    image_bytes = r.take(_image_length(r), "image")
+    coded = CodedImage(codec, width, height, r.take(_image_length(r), "image"))
     refinement = None
     if flags & _FLAG_REFINED:
         refinement = _refinement(r, width, height)
     r.end()
-    image = decode_image(image_bytes, codec, width, height)
+    image = coded.decode()
     params = FrameParams(
         seq=seq,
         rotation=pose[:3],
@@ -243,7 +255,7 @@ def decode_keyframe_message(data: bytes) -> KeyframeMessage:
         face=bool(flags & _FLAG_FACE),
     )
     keyframe = Keyframe(image, identity, params, face_model, network)
-    return KeyframeMessage(keyframe, op, refinement)
+    return KeyframeMessage(keyframe, op, coded, refinement)
 
 
 def _image_codec(r: ByteReader) -> ImageCodec:

@@ -29,6 +29,8 @@ class MessageType(IntEnum):
     """Keyframe request, operating point change, receiver report (codec/control.py)."""
     KEYFRAME_PART = 5
     """Part of a progressive keyframe's full image (codec/keyframe_part.py)."""
+    CACHED_KEYFRAME = 6
+    """A keyframe named by the key of a cache entry instead of sent (codec/cached_keyframe.py)."""
 
 
 def type_byte(kind: MessageType) -> int:

@@ -22,8 +22,8 @@ from .image import (
     DEFAULT_IMAGE_CODEC,
     DEFAULT_IMAGE_QUALITY,
     MIN_IMAGE_SIDE,
+    CodedImage,
     ImageCodec,
-    encode_image,
 )
 from .keyframe import Refinement, encode_keyframe
 from .keyframe_part import encode_keyframe_parts
@@ -43,6 +43,8 @@ class ProgressiveKeyframe:
     """The keyframe message with the first version of the image."""
     parts: list[bytes]
     """Keyframe part messages carrying the full image, in order."""
+    full: CodedImage
+    """The full image the parts carry."""
 
 
 def encode_progressive_keyframe(
@@ -56,8 +58,8 @@ def encode_progressive_keyframe(
     most ``part_bytes`` of its full image (coded with ``codec`` at ``quality``, as
     ``encode_keyframe`` codes it); ValueError if not even the smallest first version fits."""
     h, w = keyframe.image.shape[:2]
-    full = encode_image(keyframe.image, codec, quality)
-    refinement = Refinement.of(full, codec, w, h)
+    full = CodedImage.encode(keyframe.image, codec, quality)
+    refinement = Refinement.of(full.data, codec, w, h)
     for scale in FIRST_VERSION_SCALES:
         side = (max(MIN_IMAGE_SIDE, w // scale), max(MIN_IMAGE_SIDE, h // scale))
         small = dataclasses.replace(
@@ -66,8 +68,8 @@ def encode_progressive_keyframe(
         for q in FIRST_VERSION_QUALITIES:
             first = encode_keyframe(small, op, ImageCodec.WEBP, q, refinement)
             if len(first) <= FIRST_VERSION_MAX_BYTES:
-                parts = encode_keyframe_parts(keyframe.params.seq, full, part_bytes)
-                return ProgressiveKeyframe(first, parts)
+                parts = encode_keyframe_parts(keyframe.params.seq, full.data, part_bytes)
+                return ProgressiveKeyframe(first, parts, full)
     raise ValueError(f"no first version of this keyframe fits {FIRST_VERSION_MAX_BYTES} bytes")
 
 

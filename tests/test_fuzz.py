@@ -17,6 +17,8 @@ from codec_inputs import demo_keyframe_image, real_clip_params
 
 from facecodec.codec import (
     BitstreamError,
+    CacheAnswer,
+    CachedKeyframe,
     FrameDecoder,
     FrameEncoder,
     KeyframeReason,
@@ -26,11 +28,16 @@ from facecodec.codec import (
     ReceiverReport,
     StreamReader,
     StreamWriter,
+    decode_cached_keyframe,
     decode_control,
     decode_keyframe_message,
     decode_keyframe_part,
+    encode_cached_keyframe,
     encode_control,
     encode_keyframe,
+    keyframe_entry,
+    keyframe_from_entry,
+    keyframe_key,
     parse_message,
 )
 from facecodec.codec.messages import type_byte
@@ -74,9 +81,12 @@ def _valid_messages(params, identity, image) -> tuple[list[bytes], Keyframe, Ope
         encode_control(KeyframeRequest(KeyframeReason.MISSING_REFERENCE, 1234)),
         encode_control(OperatingPointChange(77, OPS[1])),
         encode_control(ReceiverReport(99_999, 12, 85, 2400)),
+        encode_control(CacheAnswer(4321, True)),
     ]
     progressive = encode_progressive_keyframe(keyframe, OPS[0], part_bytes=700)
     messages += [progressive.first, *progressive.parts]
+    entry = keyframe_entry(keyframe, progressive.full)
+    messages += [entry, encode_cached_keyframe(CachedKeyframe(3, OPS[2], keyframe_key(entry)))]
     return messages, keyframe, OPS[0]
 
 
@@ -120,6 +130,8 @@ def _decode_any(data: bytes, decoder: FrameDecoder, wrong: int) -> None:
         decode_keyframe_message(data)
     elif kind == MessageType.KEYFRAME_PART:
         decode_keyframe_part(data)
+    elif kind == MessageType.CACHED_KEYFRAME:
+        decode_cached_keyframe(data)
     elif kind == MessageType.CONTROL:
         decode_control(data)
     else:
@@ -128,6 +140,8 @@ def _decode_any(data: bytes, decoder: FrameDecoder, wrong: int) -> None:
         decode_control(data)
     elif wrong == 1:
         decoder.decode(data)
+    elif wrong == 2:  # a cache entry read back from disk, whatever it holds
+        keyframe_from_entry(data, CachedKeyframe(5, OperatingPoint(), keyframe_key(data)))
 
 
 def _fresh_decoder(keyframe: Keyframe, op: OperatingPoint, warmup: list[bytes]) -> FrameDecoder:
@@ -142,7 +156,8 @@ def _fresh_decoder(keyframe: Keyframe, op: OperatingPoint, warmup: list[bytes]) 
 def test_fuzz_only_bitstream_errors_and_bounded_memory():
     params, identity = real_clip_params(frames=40)
     messages, keyframe, kf_op = _valid_messages(params, identity, demo_keyframe_image())
-    sealed = (MessageType.KEYFRAME, MessageType.KEYFRAME_PART)  # with a CRC-32 of their own
+    # With a CRC-32 of their own.
+    sealed = (MessageType.KEYFRAME, MessageType.KEYFRAME_PART, MessageType.CACHED_KEYFRAME)
     keyframes = [m for m in messages if m[0] & 0x0F in sealed]
     others = [m for m in messages if m[0] & 0x0F not in sealed]
     warmup = [m for m in others if m[0] & 0x0F == MessageType.FRAMES_INTRA]
