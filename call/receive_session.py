@@ -19,6 +19,12 @@ A progressive keyframe (codec/progressive.py) is used at once with its first ver
 to the full size; its parts are put together as they come, and the full image, once whole and
 matching the CRC-32 the keyframe named, replaces the first version in the sink. The decoder
 keeps the keyframe it has: the parameters, and so the frames' reference, are the same.
+
+With a keyframe cache (call/keyframe_cache.py) every keyframe received whole (a progressive one
+once its full image is in) is kept, and a cached keyframe message (codec/cached_keyframe.py)
+is answered on the control channel: "have it" when the cache holds an entry matching the key
+(it is then the keyframe, as if it had been sent), "need it" otherwise; the sender then sends
+the keyframe itself.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from typing import Protocol
 
 from facecodec.codec import (
     BitstreamError,
+    CacheAnswer,
+    CachedKeyframe,
     ErrorCode,
     FrameDecoder,
     KeyframeMessage,
@@ -45,14 +53,17 @@ from facecodec.codec import (
     OperatingPointChange,
     ReceiverReport,
     RefinementAssembler,
+    decode_cached_keyframe,
     decode_control,
     decode_keyframe_message,
     decode_keyframe_part,
     encode_control,
+    keyframe_entry,
+    keyframe_from_entry,
     parse_message,
 )
 from facecodec.codec.frames import SEQ_MODULUS
-from facecodec.codec.image import decode_image
+from facecodec.codec.image import CodedImage
 from facecodec.codec.progressive import upsampled
 from facecodec.receiver.concealment import Concealer, FrameStatus, OutputFrame
 from facecodec.sender.face_model import FaceModel
@@ -60,6 +71,7 @@ from facecodec.types import MAX_EXPRESSION_DIMS, FrameParams, Keyframe
 
 from .clock import Clock, now_ms
 from .edits import ParamsEditor
+from .keyframe_cache import KeyframeCache
 from .link import Link
 from .meter import Meter
 from .playout import NOMINAL_FPS, Playout, PlayoutClock
@@ -106,7 +118,9 @@ class ReceiveStats:
     malformed: int = 0
     """Messages on either channel that did not decode (garbage, another version)."""
     keyframes: list[int] = field(default_factory=list)
-    """Bytes of each keyframe (a progressive one's first version)."""
+    """Bytes of each keyframe message (a progressive one's first version)."""
+    cached_keyframes: list[bool] = field(default_factory=list)
+    """Per cached keyframe named: whether the cache had it (and it was used)."""
     refined: list[int] = field(default_factory=list)
     """Bytes of the full image of each progressive keyframe completed."""
     stale_parts: int = 0
@@ -135,8 +149,10 @@ class ReceiveSession:
         editor: ParamsEditor | None = None,
         clock: Clock = now_ms,
         playout: Playout | None = None,
+        cache: KeyframeCache | None = None,
     ) -> None:
         self.call = call
+        self.cache = cache
         self.clock = clock
         self.sink = sink
         self.editor = editor
@@ -163,6 +179,7 @@ class ReceiveSession:
         return dataclasses.replace(
             self._stats,
             keyframes=list(self._stats.keyframes),
+            cached_keyframes=list(self._stats.cached_keyframes),
             refined=list(self._stats.refined),
             keyframe_requests=list(self._stats.keyframe_requests),
             output=dict(self._stats.output),
@@ -228,7 +245,8 @@ class ReceiveSession:
                     f"keyframe made for face model {keyframe.face_model}, "
                     f"this receiver has {self.face_model.version}",
                 )
-            self._use_keyframe(message, len(data))
+            self._stats.keyframes.append(len(data))
+            self._use_keyframe(message)
         elif kind == MessageType.KEYFRAME_PART:
             self._on_keyframe_part(data)
         elif kind == MessageType.CONTROL:
@@ -245,6 +263,8 @@ class ReceiveSession:
                     self._on_keyframe(data)
                 elif kind == MessageType.KEYFRAME_PART:
                     self._on_keyframe_part(data)
+                elif kind == MessageType.CACHED_KEYFRAME:
+                    self._on_cached_keyframe(decode_cached_keyframe(data))
                 elif kind == MessageType.CONTROL:
                     self._on_control(data)
                 else:
@@ -279,9 +299,39 @@ class ReceiveSession:
                 self._send(KeyframeRequest(KeyframeReason.VERSION, self._newest_decoded))
             self._stats.version_mismatch = keyframe.face_model
             return
-        self._use_keyframe(message, len(data))
+        self._stats.keyframes.append(len(data))
+        self._use_keyframe(message)
+        if message.refinement is None:
+            self._keep(keyframe, message.image)
 
-    def _use_keyframe(self, message: KeyframeMessage, size: int) -> None:
+    def _on_cached_keyframe(self, named: CachedKeyframe) -> None:
+        """Use the keyframe ``named`` if the cache has it, and say whether it did."""
+        message = self._cached(named)
+        self._stats.cached_keyframes.append(message is not None)
+        self._send(CacheAnswer(named.seq, message is not None))
+        if message is not None:
+            self._use_keyframe(message)
+
+    def _cached(self, named: CachedKeyframe) -> KeyframeMessage | None:
+        """The keyframe ``named`` from the cache; None if it has no usable entry (a keyframe
+        of another face model would not do either)."""
+        entry = self.cache.get(named.key) if self.cache is not None else None
+        if entry is None:
+            return None
+        try:
+            message = keyframe_from_entry(entry, named)
+        except BitstreamError:
+            return None
+        if message.keyframe.face_model != self.face_model.version:
+            return None
+        return message
+
+    def _keep(self, keyframe: Keyframe, image: CodedImage) -> None:
+        """Keep a keyframe whose full ``image`` came, for a later call that names it."""
+        if self.cache is not None:
+            self.cache.put(keyframe_entry(keyframe, image))
+
+    def _use_keyframe(self, message: KeyframeMessage) -> None:
         keyframe, op, refinement = message.keyframe, message.op, message.refinement
         self._refining = None
         if refinement is not None:
@@ -296,7 +346,6 @@ class ReceiveSession:
         self._decoder.set_keyframe(keyframe, op)
         self._keyframe_seq = keyframe.params.seq
         self._need_keyframe = None
-        self._stats.keyframes.append(size)
         if self._concealer is None:
             self._concealer = Concealer(op)
         else:
@@ -321,19 +370,21 @@ class ReceiveSession:
             self._stats.stale_parts += 1
             return
         try:
-            image = refining.add(part)
-            if image is None:
+            data = refining.add(part)
+            if data is None:
                 return
             promised = refining.refinement
-            full = decode_image(image, promised.codec, promised.width, promised.height)
+            image = CodedImage(promised.codec, promised.width, promised.height, data)
+            full = image.decode()
         except BitstreamError:
             self._refining = None
             raise
         self._refining = None
         assert self._keyframe is not None
         self._keyframe = dataclasses.replace(self._keyframe, image=full)
-        self._stats.refined.append(len(image))
+        self._stats.refined.append(len(data))
         self.sink.keyframe(self._keyframe, complete=True)
+        self._keep(self._keyframe, image)
 
     def _on_control(self, data: bytes) -> None:
         message = decode_control(data)
@@ -481,6 +532,6 @@ class ReceiveSession:
         self._stats.keyframe_requests.append(self._need_keyframe.name.lower())
         self._send(KeyframeRequest(self._need_keyframe, self._newest_decoded))
 
-    def _send(self, message: KeyframeRequest | ReceiverReport) -> None:
+    def _send(self, message: KeyframeRequest | ReceiverReport | CacheAnswer) -> None:
         if self.call.control.is_open:
             self.call.control.send(encode_control(message))

@@ -32,6 +32,13 @@ link's queue long enough for the transport to resend them nor push the link past
 frames keep their share of the wire target through the controller's reservation. A new
 keyframe drops the parts of the last one still waiting.
 
+With kept keyframes (call.sent_keyframes) the call's first keyframe may cost no image: if this
+sender kept a keyframe of the same face, it names it by its key (a cached keyframe message,
+codec/cached_keyframe.py) and sends no frames until the receiver answers (one round trip).
+"Have it": the kept keyframe is the call's keyframe. "Need it", or no answer within
+``cache_answer_ms`` (an older receiver, a loss): the keyframe goes as it would have, from the
+current frame. Every keyframe sent is kept.
+
 Pose and emotion edits (call.edits) change each frame's parameters before coding; the keyframe
 keeps the parameters measured on its own frame.
 """
@@ -60,17 +67,20 @@ from facecodec.bitrate.bundler import frames_wire_bytes
 from facecodec.bitrate.fixed_point import FixedPoint
 from facecodec.codec import (
     BitstreamError,
+    CacheAnswer,
+    CachedKeyframe,
     FrameEncoder,
     KeyframeRequest,
     KeypointPredictor,
     OperatingPointChange,
     ReceiverReport,
     decode_control,
+    encode_cached_keyframe,
     encode_control,
-    encode_keyframe,
     is_sent,
 )
-from facecodec.codec.keyframe import carried
+from facecodec.codec.image import DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY, CodedImage
+from facecodec.codec.keyframe import carried, encode_coded_keyframe
 from facecodec.codec.progressive import ProgressiveKeyframe, encode_progressive_keyframe
 from facecodec.sender.prior import FacePrior, PriorFrame
 from facecodec.sender.send_schedule import SendSchedule
@@ -83,6 +93,7 @@ from .clock import Clock, now_ms
 from .edits import ParamsEditor
 from .link import Link
 from .meter import Meter
+from .sent_keyframes import SentKeyframes
 from .tasks import stop
 
 MAX_FRAME_AGE_MS = 500.0
@@ -95,6 +106,9 @@ PART_SHARE_OF_WIRE = 0.75
 """Share of the wire target the frames messages leave to a refinement while it is in flight."""
 MIN_PART_BYTES = 64
 """Smallest keyframe part payload, whatever the budget (a part's headers are about 100 B)."""
+CACHE_ANSWER_MS = 2000.0
+"""How long the sender waits for the answer to a cached keyframe: a round trip of two small
+messages at 2 kbps and 100 ms takes about 1 s."""
 
 
 class EndReason(Enum):
@@ -125,6 +139,8 @@ class SendConfig:
     point: OperatingPoint | None = None
     """Code every frame at this point instead of controlling a target."""
     references: References = References.ACKNOWLEDGED
+    cache_answer_ms: float = CACHE_ANSWER_MS
+    """Longest wait for the receiver's answer to a cached keyframe."""
 
     def __post_init__(self) -> None:
         if (self.target_bps is None) == (self.point is None):
@@ -168,6 +184,9 @@ class SendStats:
     """Bytes of each keyframe sent (a progressive one's first version)."""
     keyframe_parts: int = 0
     """Keyframe part messages sent."""
+    cached_keyframes: list[bool] = field(default_factory=list)
+    """Per cached keyframe named: whether the receiver had it (False: it needed it, or did not
+    answer in time)."""
     refinements: int = 0
     """Progressive keyframes whose every part was sent."""
     keyframe_requests: int = 0
@@ -208,6 +227,7 @@ class SendSession:
         editor: ParamsEditor | None = None,
         clock: Clock = now_ms,
         schedule: SendSchedule | None = None,
+        kept: SentKeyframes | None = None,
     ) -> None:
         self.call = call
         self.schedule = schedule or SendSchedule()
@@ -228,6 +248,12 @@ class SendSession:
         self._last_sent_seq: int | None = None
         self._parts: deque[bytes] = deque()
         """Keyframe parts waiting for room in the wire budget."""
+        self._kept = kept
+        self._refining: tuple[Keyframe, CodedImage] | None = None
+        """The progressive keyframe whose parts are on their way, and its full image."""
+        self._offer: _Offer | None = None
+        """The cached keyframe named, until the receiver answers."""
+        self._offered = False
         self._announced = self._point
         """The operating point the receiver was last told of."""
         self._stats = SendStats()
@@ -239,6 +265,7 @@ class SendSession:
         return dataclasses.replace(
             self._stats,
             keyframes=list(self._stats.keyframes),
+            cached_keyframes=list(self._stats.cached_keyframes),
             fps=self._windows["fps"].total(now),
             payload_bps=self._windows["payload"].rate_bps(now),
             wire_bps=self._windows["wire"].rate_bps(now),
@@ -305,8 +332,12 @@ class SendSession:
         self._crop_moved |= frame.new_crop
         self._keyframe_due |= decision.keyframe or (self._crop_moved and not self._parts)
         self._point = self._stats.point = self.schedule.point = decision.point
+        if self._offer is not None and now >= self._offer.deadline_ms:
+            self._answered(False)
+        if self._offer is not None:
+            return  # its frames would predict from a keyframe the receiver may not have
         if self._keyframe_due and frame.params.face:
-            self._send_keyframe(frame, now)
+            self._start_keyframe(frame, now)
             return
         if (
             self._keyframe_seq is None
@@ -373,30 +404,76 @@ class SendSession:
         self._windows["payload"].add(now, len(message))
         self._windows["wire"].add(now, wire)
 
-    def _send_keyframe(self, frame: PriorFrame, now: float) -> None:
+    def _start_keyframe(self, frame: PriorFrame, now: float) -> None:
         # Frames captured before the keyframe go out ahead of it, not a bundle later.
         self._flush(now, force=True)
         # As the message carries it: the receiver predicts keypoints from the identity it decodes.
         keyframe = carried(self.prior.keyframe(frame, self.config.network))
+        if not self._offer_kept(keyframe, now):
+            self._send_keyframe(keyframe, now)
+
+    def _offer_kept(self, live: Keyframe, now: float) -> bool:
+        """Name a kept keyframe instead of sending ``live``, once, at the call's first keyframe
+        (module docstring); whether one was named."""
+        if self._kept is None or self._offered or not isinstance(self.call, Call):
+            return False
+        self._offered = True
+        found = self._kept.find(live)
+        if found is None:
+            return False
+        key, kept = found
+        seq = live.params.seq
+        keyframe = dataclasses.replace(kept, params=dataclasses.replace(kept.params, seq=seq))
+        data = encode_cached_keyframe(CachedKeyframe(seq, self._point, key))
+        self._send_scheduled(data, now)
+        self.controller.on_keyframe_sent(len(data), now)
+        self._offer = _Offer(keyframe, self._point, now + self.config.cache_answer_ms)
+        self._keyframe_due = self._crop_moved = False
+        return True
+
+    def _answered(self, have: bool) -> None:
+        """The receiver has the cached keyframe named, or needs it (or did not answer)."""
+        assert self._offer is not None
+        offer, self._offer = self._offer, None
+        self._stats.cached_keyframes.append(have)
+        if have:
+            self._set_keyframe(offer.keyframe, offer.op)
+        else:
+            self._keyframe_due = True
+
+    def _send_keyframe(self, keyframe: Keyframe, now: float) -> None:
         progressive = self._progressive(keyframe)
         if progressive is None:
-            data = encode_keyframe(keyframe, self._point)
+            full = CodedImage.encode(keyframe.image, DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY)
+            data = encode_coded_keyframe(keyframe, self._point, full)
             self._parts.clear()
+            self._remember(keyframe, full)
         else:
-            data = progressive.first
+            data, full = progressive.first, progressive.full
             self._parts = deque(progressive.parts)
+            self._refining = keyframe, full
             self._reserve(PART_SHARE_OF_WIRE * self.controller.wire.rate_bps)
         self._send_scheduled(data, now)
         self.controller.on_keyframe_sent(len(data), now)
-        self._encoder.set_keyframe(keyframe, self._point)
+        self._set_keyframe(keyframe, self._point)
+        self._keyframe_due = self._crop_moved = False
+        self._stats.keyframes.append(len(data))
+
+    def _remember(self, keyframe: Keyframe, full: CodedImage) -> None:
+        """Keep a keyframe whose full image is all on its way (the reliable channel delivers it
+        unless the call ends): one dropped for a newer is not worth naming."""
+        if self._kept is not None:
+            self._kept.remember(keyframe, full)
+
+    def _set_keyframe(self, keyframe: Keyframe, op: OperatingPoint) -> None:
+        """``keyframe``, as the receiver has it now or will, is the frames' source."""
+        self._encoder.set_keyframe(keyframe, op)
         if self._editor is not None:
             self._editor.new_keyframe(keyframe)
         if self.prior.model_shipped:
             self._encoder.keypoint_predictor = _model_keypoints(self.prior, keyframe.identity)
         self._keyframe_seq = self._last_sent_seq = keyframe.params.seq
-        self._keyframe_due = self._crop_moved = False
-        self._announced = self._point
-        self._stats.keyframes.append(len(data))
+        self._announced = op
 
     def _progressive(self, keyframe: Keyframe) -> ProgressiveKeyframe | None:
         """The keyframe as a first version and parts in a call with a wire target; None
@@ -431,6 +508,8 @@ class SendSession:
             self._stats.refinements += not self._parts
             if not self._parts:
                 self._reserve(0.0)
+                assert self._refining is not None
+                self._remember(*self._refining)
 
     def _send_scheduled(self, message: bytes, now: float) -> None:
         """A keyframe, keyframe part or operating point change on the control channel, counted
@@ -464,6 +543,11 @@ class SendSession:
             elif isinstance(message, ReceiverReport):
                 self._acknowledge(message.last_decoded_seq)
                 self._stats.concealed_at_receiver = message.frames_lost
+            elif isinstance(message, CacheAnswer):
+                # An answer to no offer, or after the wait, is no longer needed.
+                offer = self._offer
+                if offer is not None and message.seq == offer.keyframe.params.seq:
+                    self._answered(message.have)
             else:
                 self._stats.malformed_control += 1
 
@@ -480,6 +564,16 @@ class SendSession:
             self.controller.on_feedback(feedback, self.clock())
             self._stats.loss = feedback.loss_fraction
             self._stats.rtt_ms = feedback.rtt_ms
+
+
+@dataclass(frozen=True)
+class _Offer:
+    keyframe: Keyframe
+    """The kept keyframe named, as this call's keyframe (its seq)."""
+    op: OperatingPoint
+    """The operating point the cached keyframe message carried."""
+    deadline_ms: float
+    """When the sender stops waiting for the answer."""
 
 
 def _model_keypoints(prior: FacePrior, identity: np.ndarray) -> KeypointPredictor:

@@ -18,6 +18,7 @@ from facecodec.bitrate import DEFAULT_TABLE_PATH, RateTable, load_table
 from facecodec.bitrate.simulation import example_table
 from facecodec.call.capture_loop import CaptureConfig, CapturedFrame, CaptureLoop
 from facecodec.call.send_session import SendConfig, SendSession, SendStats
+from facecodec.call.sent_keyframes import SentKeyframes
 from facecodec.receiver.concealment import OutputFrame
 from facecodec.sender.capture import open_source
 from facecodec.sender.prior import MediaPipePrior, PriorConfig
@@ -68,17 +69,18 @@ async def send_clip(
     done: Callable[[], bool] | None = None,
     send_config: SendConfig = SEND,
     face_prior: MediaPipePrior | None = None,
+    kept: SentKeyframes | None = None,
 ) -> SendStats:
     """Send the first ``frames`` frames of ``clip()`` at 25 fps over ``call`` with ``send_config``
-    (and ``face_prior``, default ``prior()``, which is closed at the end); with ``done``, go on
-    (the clip looping) until ``done()`` holds as well. The session is appended to ``session``
-    for inspection while it runs."""
+    (and ``face_prior``, default ``prior()``, which is closed at the end; ``kept``, the sender's
+    kept keyframes); with ``done``, go on (the clip looping) until ``done()`` holds as well.
+    The session is appended to ``session`` for inspection while it runs."""
     face_prior = face_prior or prior()
     config = CaptureConfig(max_frames=None if done else frames, loop=done is not None)
     capture = CaptureLoop(lambda: open_source(clip()), face_prior, config)
     try:
         await capture.open()
-        sender = SendSession(call, face_prior, rate_table(), send_config, capture.fps)
+        sender = SendSession(call, face_prior, rate_table(), send_config, capture.fps, kept=kept)
         if session is not None:
             session.append(sender)
         async with contextlib.aclosing(capture.frames()) as captured:
