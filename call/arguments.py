@@ -7,6 +7,7 @@ import argparse
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from facecodec import demo_clip
@@ -25,6 +26,7 @@ from facecodec.transport import Impairment
 from facecodec.transport.audio import AudioConfig
 from facecodec.transport.link_emulator import LinkConfig
 
+from .keyframe_cache import DEFAULT_MAX_BYTES, KeyframeCacheConfig, default_folder
 from .render import RenderConfig, RenderPolicy
 from .send_session import SendConfig
 
@@ -40,6 +42,7 @@ CPU_RENDER_EVERY = 2
 model keeps up with every frame (docs/model.md)."""
 _DURATION = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s)?\s*", re.IGNORECASE)
 _SHARE = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*")
+MB = 1 << 20
 LINK_FORMAT = "RATE,DELAY,LOSS as in 8kbps,100ms,1%, then jitter=20ms or queue=16000 if wanted"
 
 
@@ -239,3 +242,39 @@ def add_token_argument(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="shared secret of the call (default: $FACECODEC_TOKEN); the same on both ends",
     )
+
+
+def add_keyframe_cache_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("keyframe cache (docs/call.md)")
+    group.add_argument(
+        "--keyframe-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where keyframes are kept between calls, so that a repeat caller starts with a "
+        "few bytes and no image (default $XDG_CACHE_HOME/facecodec/keyframes, here "
+        f"{default_folder()})",
+    )
+    group.add_argument(
+        "--no-keyframe-cache",
+        action="store_true",
+        help="keep no keyframes and use none kept (a sender shared by several people)",
+    )
+    group.add_argument(
+        "--keyframe-cache-mb",
+        type=float,
+        default=DEFAULT_MAX_BYTES / MB,
+        metavar="MB",
+        help=f"size limit of the keyframes kept each way, the least recently used going first "
+        f"(default {DEFAULT_MAX_BYTES / MB:g})",
+    )
+
+
+def keyframe_cache_config(args: argparse.Namespace) -> KeyframeCacheConfig | None:
+    """The keyframe cache the flags ask for; None with ``--no-keyframe-cache``."""
+    if args.no_keyframe_cache:
+        return None
+    if args.keyframe_cache_mb <= 0:
+        raise ValueError("--keyframe-cache-mb must be positive")
+    folder = args.keyframe_cache or default_folder()
+    return KeyframeCacheConfig(folder, round(args.keyframe_cache_mb * MB))

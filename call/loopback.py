@@ -32,10 +32,12 @@ from .audio_source import FileAudio, NoAudioError
 from .capture_loop import CaptureConfig, CapturedFrame, CaptureLoop
 from .clock import now_ms
 from .edits import ParamsEditor
+from .keyframe_cache import RECEIVED, SENT, KeyframeCacheConfig
 from .receive_session import ReceiveConfig, ReceiveSession, ReceiveStats
 from .recorder import CallRecorder, FirstTimes, Latency
 from .render import RenderConfig, RenderedFrame, RenderOutput, RenderStage, RenderStats
 from .send_session import SendConfig, SendSession, SendStats
+from .sent_keyframes import SentKeyframes
 from .sync_meter import SyncMeter, SyncOffset
 from .synced_playout import SyncedPlayout
 
@@ -64,6 +66,8 @@ class LoopbackConfig:
     """Where to write the controller's decision log (JSON lines)."""
     audio: AudioConfig | None = field(default_factory=AudioConfig)
     """The voice, when the input has an audio track (None: the face only)."""
+    keyframe_cache: KeyframeCacheConfig | None = None
+    """Keyframes kept between calls (the receiver's, and the sender's own), or none."""
 
 
 @dataclass(frozen=True)
@@ -159,8 +163,13 @@ class LoopbackCall:
             self._open_video(capture.fps, track is not None)
             start_ms = now_ms()
             playout = SyncedPlayout(listener.audio_in, config.receive.nominal_fps)
+            cache = config.keyframe_cache
             self.receive = ReceiveSession(
-                listener, self.recorder.sink(self.render), config.receive, playout=playout
+                listener,
+                self.recorder.sink(self.render),
+                config.receive,
+                playout=playout,
+                cache=cache and cache.store(RECEIVED),
             )
             self.send = SendSession(
                 dialer,
@@ -171,6 +180,7 @@ class LoopbackCall:
                 log,
                 self.editor,
                 schedule=capture.schedule,
+                kept=cache and SentKeyframes(cache.store(SENT)),
             )
             receiving = asyncio.ensure_future(self.receive.run())
             frames = self.recorder.tap(capture.frames())

@@ -17,6 +17,7 @@ from facecodec.transport import Call, SignalingServer
 
 from .audio_playout import AudioOutput, AudioPlayout
 from .edits import ParamsEditor
+from .keyframe_cache import KeyframeCache
 from .receive_session import FrameSink, ReceiveConfig, ReceiveSession, ReceiveStats
 from .synced_playout import SyncedPlayout
 
@@ -33,8 +34,11 @@ class ReceiveService:
         config: ReceiveConfig | None = None,
         editor: ParamsEditor | None = None,
         audio_outputs: list[AudioOutput] | None = None,
+        cache: KeyframeCache | None = None,
     ) -> None:
         self.server = server
+        self.cache = cache
+        """Keyframes kept across callers and calls (None: none)."""
         self.sink = sink
         self.config = config or ReceiveConfig()
         self.editor = editor
@@ -84,14 +88,17 @@ class ReceiveService:
         if current is not None:
             await self._hang_up(current)
         if self.audio_outputs is None:
-            self.session = ReceiveSession(call, self.sink, self.config, editor=self.editor)
+            self.session = self._session(call, None)
             return asyncio.ensure_future(self.session.run())
         playout = SyncedPlayout(call.audio_in, self.config.nominal_fps)
-        self.session = ReceiveSession(
-            call, self.sink, self.config, editor=self.editor, playout=playout
-        )
+        self.session = self._session(call, playout)
         voice = AudioPlayout(call.audio_in, playout, self.audio_outputs)
         return asyncio.ensure_future(_with_voice(self.session, call, voice))
+
+    def _session(self, call: Call, playout: SyncedPlayout | None) -> ReceiveSession:
+        return ReceiveSession(
+            call, self.sink, self.config, editor=self.editor, playout=playout, cache=self.cache
+        )
 
     async def _hang_up(self, current: asyncio.Task[ReceiveStats]) -> None:
         assert self.session is not None

@@ -40,7 +40,12 @@ def summarize(result: CallResult, config: LoopbackConfig) -> dict[str, object]:
             "all_reverse_wire_kbps": _kbps(8 * result.reverse_wire_bytes / result.seconds),
             "final_operating_point": asdict(send.point) if send.point else None,
         },
-        "keyframes": {"count": len(send.keyframes), "bytes": send.keyframes},
+        "keyframes": {
+            "count": len(send.keyframes),
+            "bytes": send.keyframes,
+            "cached_named": len(send.cached_keyframes),
+            "cached_used": sum(receive.cached_keyframes),
+        },
         "frames": {
             "captured": send.frames,
             "stale_at_start": send.stale,
@@ -124,6 +129,7 @@ def markdown(summary: dict[str, object]) -> str:
             _joined(rate, "all_forward_wire", "all_reverse_wire", unit="kbps"),
         ),
         ("keyframes", f"{keyframes['count']}: {keyframes['bytes']} B"),
+        ("cached keyframes named / had", _joined(keyframes, "cached_named", "cached_used")),
         ("frames captured / sent / decoded", _joined(frames, "captured", "sent", "decoded")),
         ("frames lost in transit / concealed", _joined(frames, "lost_in_transit", "concealed")),
         ("output frames", ", ".join(f"{k} {v}" for k, v in frames["output"].items())),
@@ -144,7 +150,9 @@ def markdown(summary: dict[str, object]) -> str:
         *(f"| {name} | {value} |" for name, value in rows),
         "",
         "Payload is what the paper counts (frames messages); wire adds DTLS/SCTP/UDP/IP headers. "
-        "Keyframes travel on the reliable channel and are not in the payload. Latencies run from "
+        "Keyframes travel on the reliable channel and are not in the payload; a cached keyframe "
+        "is one the receiver kept from an earlier call, named instead of sent (no image). "
+        "Latencies run from "
         "the capture of each output frame (or of the frame a concealed one stands for). The "
         "voice (Opus on an RTP audio track) is apart from the payload; its wire adds RTP, SRTP "
         "and UDP/IP headers; voice minus face compares when each output frame was scheduled "

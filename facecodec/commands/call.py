@@ -5,7 +5,9 @@ the input has an audio track), a short report
 and concealed, keyframe bytes, latency from capture to rendered frame, round-trip time) and the
 bit-rate plot (docs/call.md).
 
-The clip is sent at its frame rate, as a camera would send it. On a CPU a frame takes about a
+Both ends keep the keyframes (``--keyframe-cache``, docs/call.md): run it again and the caller
+names its keyframe instead of sending it. The clip is sent at its frame rate, as a camera would
+send it. On a CPU a frame takes about a
 second to render, so by default every other frame is rendered (the 8-second demo clip takes
 about two minutes on two free cores); on a GPU every frame.
 """
@@ -23,9 +25,11 @@ from pathlib import Path
 from facecodec import demo_clip
 from facecodec.call.arguments import (
     add_audio_arguments,
+    add_keyframe_cache_arguments,
     add_rate_arguments,
     add_render_arguments,
     audio_config,
+    keyframe_cache_config,
     link_argument,
     rate_table,
     render_setup,
@@ -84,6 +88,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_rate_arguments(parser)
     add_audio_arguments(parser)
     add_render_arguments(parser, every=None, policy=RenderPolicy.ALL.value)
+    add_keyframe_cache_arguments(parser)
     add_edit_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -105,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         video=out / "call.mp4",
         log=out / "decisions.jsonl",
         audio=audio_config(args, impairment),
+        keyframe_cache=keyframe_cache_config(args),
     )
     if not config.input.is_file():
         raise FileNotFoundError(f"input video not found: {config.input}")

@@ -8,8 +8,9 @@ CPU a frame takes about a second, so by default only the newest frame is rendere
 renderer is free (``--render latest``). ``--render all`` renders every scheduled frame into the
 file, falling behind on a CPU. A caller's voice plays where a sound device exists (sounddevice,
 ``pip install 'facecodec[audio]'``) and goes into the file's audio track, the face drawn when
-its audio plays; ``--no-audio`` ignores it. Ctrl-C or SIGTERM ends it; the file is finished
-either way.
+its audio plays; ``--no-audio`` ignores it. Keyframes are kept between calls (``--keyframe-cache``,
+docs/call.md): a caller who sends one again names it and sends no image. Ctrl-C or SIGTERM ends
+it; the file is finished either way.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from facecodec.call.arguments import add_render_arguments, add_token_argument, render_setup
+from facecodec.call.arguments import (
+    add_keyframe_cache_arguments,
+    add_render_arguments,
+    add_token_argument,
+    keyframe_cache_config,
+    render_setup,
+)
 from facecodec.call.audio_device import Speaker, open_speaker
 from facecodec.call.audio_playout import AudioOutput
+from facecodec.call.keyframe_cache import RECEIVED
 from facecodec.call.playout import NOMINAL_FPS
 from facecodec.call.receive_service import ReceiveService
 from facecodec.call.render import RenderedFrame, RenderOutput, RenderPolicy, RenderStage
@@ -63,6 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no status line")
     add_render_arguments(parser, every=1, policy=RenderPolicy.LATEST.value)
+    add_keyframe_cache_arguments(parser)
     add_edit_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -133,7 +142,14 @@ async def _receive(
 ) -> None:
     async with await SignalingServer.start(host, port, token) as server:
         print(f"listening on {host}:{server.address[1]}")
-        service = ReceiveService(server, stage, editor=editor, audio_outputs=voices)
+        cache = keyframe_cache_config(args)
+        service = ReceiveService(
+            server,
+            stage,
+            editor=editor,
+            audio_outputs=voices,
+            cache=cache and cache.store(RECEIVED),
+        )
         status = None
         if not args.quiet:
             status = asyncio.ensure_future(show_status(lambda: _lines(service, stage)))

@@ -7,7 +7,9 @@ same connection: a file's audio track, or with a camera the microphone (``--audi
 without one it says so and sends the face only, as with ``--no-audio``. The
 status line shows the capture rate, the payload and wire bit rates of the last second, the
 operating point, the loss and the round-trip time. Every controller decision goes to a JSON
-lines log, plotted at the end (target against achieved payload and wire bit rate).
+lines log, plotted at the end (target against achieved payload and wire bit rate). The
+keyframes it sends are kept (``--keyframe-cache``, docs/call.md): the next call names the newest
+one of the same face, and a receiver that kept it needs no image.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from facecodec.bitrate import DecisionLog, RateTable
 from facecodec.bitrate.plot import plot_log
 from facecodec.call.arguments import (
     add_audio_arguments,
+    add_keyframe_cache_arguments,
     add_rate_arguments,
     add_token_argument,
     audio_config,
     duration_argument,
     input_spec,
     is_camera,
+    keyframe_cache_config,
     rate_table,
     send_config,
 )
@@ -36,7 +40,9 @@ from facecodec.call.audio_send import AudioSender
 from facecodec.call.audio_source import AudioSource, NoAudioError, open_audio
 from facecodec.call.capture_loop import CaptureConfig, CaptureLoop
 from facecodec.call.edits import ParamsEditor
+from facecodec.call.keyframe_cache import SENT, KeyframeCacheConfig
 from facecodec.call.send_session import SendConfig, SendSession, SendStats
+from facecodec.call.sent_keyframes import SentKeyframes
 from facecodec.call.status import send_line, show_status
 from facecodec.editing import Editor
 from facecodec.editing.args import add_edit_arguments, edit_config
@@ -91,6 +97,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="keep trying to reach the receiver this long (default 30s)",
     )
     parser.add_argument("--quiet", action="store_true", help="no status line")
+    add_keyframe_cache_arguments(parser)
     add_edit_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -111,6 +118,8 @@ class _Plan:
     audio: AudioConfig | None
     """None: the face only (``--no-audio``)."""
     audio_device: str | None
+    keyframe_cache: KeyframeCacheConfig | None
+    """None: no keyframes kept (``--no-keyframe-cache``)."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         audio=audio_config(args, None),
         audio_device=args.audio_device,
+        keyframe_cache=keyframe_cache_config(args),
     )
     log_path = args.log or LOG_DIR / time.strftime("send-%Y%m%d-%H%M%S.jsonl")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +180,7 @@ async def _send(plan: _Plan, log: DecisionLog, sessions: list[SendSession]) -> N
                 log,
                 plan.editor,
                 schedule=capture.schedule,
+                kept=plan.keyframe_cache and SentKeyframes(plan.keyframe_cache.store(SENT)),
             )
             sessions.append(session)
             status = None
