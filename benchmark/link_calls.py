@@ -3,6 +3,7 @@ full keyframe and to the first face, rates, what the link's queue did and what c
 
     python -m facecodec.benchmark.link_calls [--links 2kbps,4kbps,8kbps,16kbps]
         [--delay 100ms] [--loss 1%] [--clips 3] [--data ../shared/data] [--out runs/link_calls]
+        [--repeat-caller]
 
 Each call is ``facecodec call --link RATE,DELAY,LOSS --wire-bitrate RATE --max-latency 1s``'s
 on one of the longest held-out clips (people never trained on), rendering nothing (what is sent
@@ -12,16 +13,24 @@ link's rate makes the keyframes progressive (docs/transport.md, "Progressive key
 bytes of everything: keyframes, frames, control, retransmissions) over the call's duration.
 Writes link_calls.json and prints the table. Everything here depends on the machine's speed
 and load; run it on an otherwise idle machine.
+
+``--repeat-caller``: each call is by a caller the receiver has seen before. A first call of the
+same clip's first 2 s, over loopback without a link, fills a keyframe cache of its own at both
+ends (docs/call.md, "Keyframe cache"); the measured call follows with that cache, and only it
+is reported (link_calls_repeat.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import tempfile
 from pathlib import Path
 
-from facecodec.bitrate import load_table
+from facecodec.bitrate import RateTable, load_table
 from facecodec.call.arguments import parse_link
+from facecodec.call.keyframe_cache import KeyframeCacheConfig
 from facecodec.call.loopback import LoopbackCall, LoopbackConfig
 from facecodec.call.render import RenderConfig
 from facecodec.call.report import summarize
@@ -33,6 +42,8 @@ from .call_rates import REPO, held_out_clips
 TARGET_BPS = 2000
 MAX_LATENCY_MS = 1000.0
 """At 2-8 kbps a 200-ms bundle's headers alone would take most of the wire."""
+FIRST_CALL_FRAMES = 50
+"""``--repeat-caller``: the earlier call, long enough to send the first keyframe whole."""
 
 
 def main() -> None:
@@ -43,6 +54,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=Path("runs/link_calls"))
+    parser.add_argument(
+        "--repeat-caller",
+        action="store_true",
+        help="each caller called before: report the second of two calls with one keyframe cache",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     table, results = load_table(), []
@@ -53,11 +69,31 @@ def main() -> None:
                 TARGET_BPS, wire_bitrate_bps=link.rate_bps, max_latency_ms=MAX_LATENCY_MS
             )
             config = LoopbackConfig(clip, send, RenderConfig(every=0), link=link)
-            summary = summarize(eventloop.run(LoopbackCall(config, table, None).run()), config)
+            summary = _repeat_call(config, table) if args.repeat_caller else _call(config, table)
             results.append(summary)
             print(rate, clip.name, json.dumps(summary["start"]), flush=True)
-    (args.out / "link_calls.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "link_calls_repeat.json" if args.repeat_caller else "link_calls.json"
+    (args.out / name).write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
+
+
+def _call(config: LoopbackConfig, table: RateTable) -> dict:
+    return summarize(eventloop.run(LoopbackCall(config, table, None).run()), config)
+
+
+def _repeat_call(config: LoopbackConfig, table: RateTable) -> dict:
+    """The call ``config`` by a caller whose keyframe both ends kept from an earlier call."""
+    with tempfile.TemporaryDirectory() as folder:
+        cache = KeyframeCacheConfig(Path(folder))
+        earlier = dataclasses.replace(
+            config,
+            send=SendConfig(TARGET_BPS),
+            link=None,
+            max_frames=FIRST_CALL_FRAMES,
+            keyframe_cache=cache,
+        )
+        _call(earlier, table)
+        return _call(dataclasses.replace(config, keyframe_cache=cache), table)
 
 
 def print_table(results: list[dict]) -> None:
