@@ -465,8 +465,8 @@ class ReceiveSession:
     def _due_ms(self, seq: int, now: float) -> float:
         assert self._concealer is not None
         due = self.playout.due_ms(seq, now, self._concealer.frame_interval - 1)
-        assert due is not None  # frames have arrived
-        return due
+        # None: no frame arrived yet, only a keyframe's own frame (a second keyframe came first).
+        return now if due is None else due
 
     def _playable(self) -> int | None:
         """The next output frame, unless playout has held long enough past the newest."""
