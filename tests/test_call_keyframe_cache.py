@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from call_inputs import SEND as PLAIN_SEND
 from call_inputs import TARGET_BPS, Played, run, send_clip, until
 
 from facecodec.call.keyframe_cache import RECEIVED, SENT, KeyframeCache, KeyframeCacheConfig
 from facecodec.call.receive_session import ReceiveSession, ReceiveStats
 from facecodec.call.send_session import SendConfig, SendStats
 from facecodec.call.sent_keyframes import SentKeyframes
+from facecodec.codec import CachedKeyframe
 from facecodec.transport import CallConfig
 from facecodec.transport.call import open_loopback_pair
 from facecodec.transport.link_emulator import LinkConfig, LinkStats
@@ -139,3 +141,39 @@ def test_a_cached_keyframe_changed_on_disk_is_refused_and_the_image_is_sent(firs
     # The changed bytes are gone; the keyframe sent again is kept (each entry matches its key).
     assert not (path.exists() and path.read_bytes() == bytes(tampered))
     assert [key for key, _ in second.cache.entries()] and second.cache.refused == 1
+
+
+class OlderReceiver(ReceiveSession):
+    """A receiver of before the keyframe cache: a cached keyframe message is an unknown type to
+    it, counted as malformed and dropped, and never answered."""
+
+    def _on_cached_keyframe(self, named: CachedKeyframe) -> None:
+        self._stats.malformed += 1
+
+
+def test_without_an_answer_the_sender_sends_the_keyframe(first_call, tmp_path):
+    root = _caches_after(first_call, tmp_path)
+    config = dataclasses.replace(PLAIN_SEND, cache_answer_ms=500.0)
+    played = Played()
+
+    async def scenario() -> tuple[SendStats, ReceiveStats]:
+        listener, dialer = await open_loopback_pair(CallConfig(), CallConfig())
+        async with listener, dialer:
+            session = OlderReceiver(listener, played)
+            receiving = asyncio.ensure_future(session.run())
+            kept = SentKeyframes(KeyframeCacheConfig(root).store(SENT))
+            sent = await send_clip(
+                dialer,
+                FRAMES,
+                done=lambda: bool(session.stats.frames_decoded),
+                send_config=config,
+                kept=kept,
+            )
+            await until(lambda: session.stats.messages == sent.messages)
+        return sent, await receiving
+
+    sent, received = run(scenario())
+    assert sent.cached_keyframes == [False] and received.malformed == 1
+    assert len(sent.keyframes) >= 1 and received.keyframes == sent.keyframes
+    assert played.complete[0] and received.frames_decoded > 0
+    assert received.unreferenced == 0
