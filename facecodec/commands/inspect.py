@@ -10,6 +10,7 @@ from facecodec.codec import (
     FrameDecoder,
     MessageType,
     StreamReader,
+    decode_cached_keyframe,
     decode_control,
     decode_keyframe,
     decode_keyframe_part,
@@ -41,6 +42,7 @@ _NAMES = {
     MessageType.FRAMES_INTRA: "intra",
     MessageType.CONTROL: "control",
     MessageType.KEYFRAME_PART: "keyframe part",
+    MessageType.CACHED_KEYFRAME: "cached keyframe",
 }
 
 
@@ -98,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
                 elif kind == MessageType.KEYFRAME_PART:
                     part = decode_keyframe_part(message)
                     detail = f"seq {part.seq}, bytes {part.offset}-{part.offset + len(part.data)}"
+                elif kind == MessageType.CACHED_KEYFRAME:
+                    named = decode_cached_keyframe(message)
+                    detail = f"seq {named.seq}, key {named.key.hex()}, {_op_text(named.op)}"
                 else:
                     decoded = decoder.decode(message)
                     seqs = [p.seq for p in decoded]
