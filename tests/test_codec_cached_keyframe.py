@@ -26,6 +26,7 @@ from facecodec.codec import (
 )
 from facecodec.codec.cached_keyframe import KEY_BYTES
 from facecodec.codec.image import DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY, CodedImage
+from facecodec.codec.keyframe import carried
 from facecodec.codec.keyframe_part import RefinementAssembler, decode_keyframe_part
 from facecodec.codec.progressive import encode_progressive_keyframe
 from facecodec.types import Keyframe, OperatingPoint
@@ -71,12 +72,12 @@ def test_an_entry_gives_the_keyframe_it_was_made_of_at_the_named_seq_and_point(k
     named = CachedKeyframe(90_000, OP, keyframe_key(entry))
     message = keyframe_from_entry(entry, named)
     assert message.op == OP and message.refinement is None and message.image == full
-    got = message.keyframe
+    got, sent = message.keyframe, carried(keyframe)
     assert got.params.seq == 90_000
     assert np.array_equal(got.image, full.decode())
-    assert np.array_equal(got.identity, np.float32(keyframe.identity))
-    assert np.array_equal(got.params.rotation, np.float32(keyframe.params.rotation))
-    assert np.array_equal(got.params.expression, np.float32(keyframe.params.expression))
+    assert np.array_equal(got.identity, sent.identity)
+    assert np.array_equal(got.params.rotation, sent.params.rotation)
+    assert np.array_equal(got.params.expression, sent.params.expression)
     assert (got.face_model, got.network) == (keyframe.face_model, keyframe.network)
     # The call's seq and point are not part of the entry: another keyframe seq, the same key.
     other_seq = dataclasses.replace(keyframe, params=dataclasses.replace(keyframe.params, seq=3))
