@@ -26,8 +26,8 @@ from .keyframe_cache import KeyframeCache
 
 SAME_FACE_MAX_DISTANCE = 0.015
 """Mean distance of the 478 vertices of two identities' shapes, in the face model's canonical
-units, up to which a kept keyframe is offered (docs/call.md: 88% of pairs of clips of one person
-within it, 12% of pairs of two people)."""
+units, up to which a kept keyframe is offered (``python -m facecodec.benchmark.same_face``: 88%
+of pairs of clips of one person within it, 12% of pairs of two people)."""
 MAX_CANDIDATES = 8
 """Kept keyframes looked at, the most recently used first (each one is decoded)."""
 
