@@ -153,3 +153,28 @@ def test_garbage_from_the_receiver_leaves_the_sender_sending(channel: str) -> No
             assert stats.malformed_control > 50
 
     run(scenario())
+
+
+def test_a_call_that_ends_after_two_keyframes_and_no_frame_ends_cleanly() -> None:
+    """The second keyframe's own frame enters the concealer before any frame arrived to time
+    the playout (a repeat caller whose crop moved before a frame crossed a narrow link)."""
+    frames = [f for f in prior_frames(30) if f.params.face]
+    face_prior = prior()
+    keyframes = [encode_keyframe(face_prior.keyframe(f), OP) for f in (frames[0], frames[5])]
+    face_prior.close()
+
+    async def scenario() -> None:
+        played = Played()
+        listener, dialer = await open_loopback_pair()
+        async with listener, dialer:
+            session = ReceiveSession(listener, played)
+            receiving = asyncio.ensure_future(session.run())
+            for keyframe in keyframes:
+                dialer.control.send(keyframe)
+            await until(lambda: len(session.stats.keyframes) == 2)
+            await dialer.close()
+            stats = await receiving
+        assert stats.frames_decoded == 0 and stats.malformed == 0
+        assert [f.params.seq for f, _ in played.frames] == [frames[5].params.seq]
+
+    run(scenario())
