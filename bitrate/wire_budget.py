@@ -13,7 +13,9 @@ message sent now does not fill a window that acknowledgements due in the next se
 overfill, the window bound looks ahead: every 1-second window that contains now holds what was
 sent in its past part plus the unscheduled bytes expected in its future part, at their rate
 measured over the last ``UNSCHEDULED_WINDOW_MS``, plus their largest burst (one may come at
-once, and a second holds more of them than the average now and then).
+once, and a second holds more of them than the average now and then). Each window the budget
+holds is ``SEND_LAG_MS`` longer than a second, for the time the transport takes to put a
+message on the wire.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from collections import deque
 
 from .window import WINDOW_MS, SlidingWindow
 
+SEND_LAG_MS = 100.0
+"""A message reaches the wire some time after it is handed to the transport (aiortc's SCTP and
+DTLS tasks on a busy event loop: up to about 80 ms measured at the emulated link on the loaded
+2-core machine), so each counted message stays in the budget's window this much longer than a
+second: otherwise a message sent as one leaves the window can share a second on the wire with
+it."""
+HELD_WINDOW_MS = WINDOW_MS + SEND_LAG_MS
 UNSCHEDULED_WINDOW_MS = 2000.0
 """Unscheduled bytes come in bursts about once a second (the receiver's reports, each
 acknowledged); two seconds of them give a steady rate."""
@@ -33,7 +42,7 @@ class WireBudget:
     def __init__(self, rate_bps: float, max_queue_ms: float) -> None:
         self.rate_bps = rate_bps
         self.max_queue_ms = max_queue_ms
-        self._window = SlidingWindow()
+        self._window = SlidingWindow(HELD_WINDOW_MS)
         self._backlog_bytes = 0.0
         self._drained_ms: float | None = None
         self._started_ms: float | None = None
@@ -76,10 +85,10 @@ class WireBudget:
         return self._unscheduled.total(now_ms) * 8000 / elapsed_ms
 
     def _fullest_window(self, now_ms: float) -> float:
-        """Bytes of the fullest 1-second window that contains ``now_ms``, with the unscheduled
-        bytes expected in its future part. The window ending ``ahead`` ms from now holds what
-        was sent since ``now - (WINDOW_MS - ahead)``; it is fullest just before an entry leaves
-        it, so only those ends (and the window starting now) are looked at."""
+        """Bytes of the fullest window (1 s and the send lag) that contains ``now_ms``, with the
+        unscheduled bytes expected in its future part. The window ending ``ahead`` ms from now
+        holds what was sent since ``now - (HELD_WINDOW_MS - ahead)``; it is fullest just before
+        an entry leaves it, so only those ends (and the window starting now) are looked at."""
         while self._bursts and self._bursts[0][0] <= now_ms - UNSCHEDULED_WINDOW_MS:
             self._bursts.popleft()
         bytes_per_ms = self.unscheduled_bps(now_ms) / 8000
@@ -89,9 +98,9 @@ class WireBudget:
             return bytes_per_ms * ahead_ms + burst
 
         remaining = self._window.total(now_ms)
-        fullest = max(remaining, expected(WINDOW_MS))
+        fullest = max(remaining, expected(HELD_WINDOW_MS))
         for t_ms, amount in self._window.entries():
-            fullest = max(fullest, remaining + expected(t_ms + WINDOW_MS - now_ms))
+            fullest = max(fullest, remaining + expected(t_ms + HELD_WINDOW_MS - now_ms))
             remaining -= amount
         return fullest
 

@@ -454,6 +454,9 @@ class SendSession:
             self._parts = deque(progressive.parts)
             self._refining = keyframe, full
             self._reserve(PART_SHARE_OF_WIRE * self.controller.wire.rate_bps)
+        # Counted in the wire budget when it goes, after coding the images (tens of ms): counted
+        # at the frame's time, it left the budget's window before it left the link's.
+        now = self.clock()
         self._send_scheduled(data, now)
         self.controller.on_keyframe_sent(len(data), now)
         self._set_keyframe(keyframe, self._point)
