@@ -1,5 +1,6 @@
 """Whole calls over emulated narrow links (docs/call.md, "Over narrow links"): time to the
-full keyframe and to the first face, rates, what the link's queue did and what came out.
+first face and to the full keyframe, rates, the largest 1-second wire window against the link,
+what the link's queue did and what was shown.
 
     python -m facecodec.benchmark.link_calls [--links 2kbps,4kbps,8kbps,16kbps]
         [--delay 100ms] [--loss 1%] [--clips 3] [--data ../shared/data] [--out runs/link_calls]
@@ -11,13 +12,16 @@ does not depend on it), at the default 2 kbps payload target: the wire target eq
 link's rate makes the keyframes progressive (docs/transport.md, "Progressive keyframes").
 "Over the link" is what the link delivered forward (UDP/IP
 bytes of everything: keyframes, frames, control, retransmissions) over the call's duration.
-Writes link_calls.json and prints the table. Everything here depends on the machine's speed
-and load; run it on an otherwise idle machine.
+"Largest 1-s wire window" is the most UDP/IP bytes the sender offered the link in any second
+(everything: the keyframe's first version, SCTP's retransmissions), against the bytes the link
+carries in a second. Writes link_calls.json and link_calls.md (the table) to ``--out`` and
+prints the table. Everything here depends on the machine's speed and load; run it on an
+otherwise idle machine.
 
 ``--repeat-caller``: each call is by a caller the receiver has seen before. A first call of the
 same clip's first 2 s, over loopback without a link, fills a keyframe cache of its own at both
 ends (docs/call.md, "Keyframe cache"); the measured call follows with that cache, and only it
-is reported (link_calls_repeat.json).
+is reported (link_calls_repeat.json, link_calls_repeat.md).
 """
 
 from __future__ import annotations
@@ -72,9 +76,11 @@ def main() -> None:
             summary = _repeat_call(config, table) if args.repeat_caller else _call(config, table)
             results.append(summary)
             print(rate, clip.name, json.dumps(summary["start"]), flush=True)
-    name = "link_calls_repeat.json" if args.repeat_caller else "link_calls.json"
-    (args.out / name).write_text(json.dumps(results, indent=2) + "\n")
-    print_table(results)
+    name = "link_calls_repeat" if args.repeat_caller else "link_calls"
+    (args.out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    markdown = table_markdown(results)
+    (args.out / f"{name}.md").write_text(markdown)
+    print(markdown)
 
 
 def _call(config: LoopbackConfig, table: RateTable) -> dict:
@@ -96,28 +102,32 @@ def _repeat_call(config: LoopbackConfig, table: RateTable) -> dict:
         return _call(dataclasses.replace(config, keyframe_cache=cache), table)
 
 
-def print_table(results: list[dict]) -> None:
-    print(
-        "\n| link | clip | first keyframe / full keyframe / first face (s) "
-        "| payload / over the link (kbps) "
-        "| queue delay median / p95 (s) | drops random / burst / queue "
-        "| output received / interpolated / held |"
-    )
-    print("|---|---|---|---|---|---|---|")
+def table_markdown(results: list[dict]) -> str:
+    """One row per call: the times of the start, the rates, the most the sender put on the wire
+    in a second against what the link carries in one, the link's queue and what was shown."""
+    lines = [
+        "| link | clip | first version / first face / full keyframe (s) "
+        "| payload / over the link (kbps) | largest 1-s wire window / link (B) "
+        "| queue delay median / p95 (s) | frames shown received / concealed |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
-        start, rates, frames = r["start"], r["bitrate"], r["frames"]
-        forward = r["link"]["forward"]
-        link_rate = r["link"]["config"]["rate_bps"] / 1000
-        drops = " / ".join(str(v) for v in forward["dropped"].values())
-        output = frames["output"]
-        print(
-            f"| {link_rate:g} kbps | {Path(r['input']).stem} | "
-            f"{_s(start['to_first_keyframe_ms'])} / {_s(start['to_full_keyframe_ms'])} / "
-            f"{_s(start['to_first_face_ms'])} | "
-            f"{rates['payload_kbps']} / {_kbps(forward['bytes_delivered'], r['seconds'])} | "
-            f"{_s(forward['queue_delay_median_ms'])} / {_s(forward['queue_delay_p95_ms'])} | "
-            f"{drops} | {output['received']} / {output['interpolated']} / {output['held']} |"
+        start, rates, output = r["start"], r["bitrate"], r["frames"]["output"]
+        forward, rate_bps = r["link"]["forward"], r["link"]["config"]["rate_bps"]
+        times = " / ".join(
+            _s(start[key])
+            for key in ("to_first_keyframe_ms", "to_first_face_ms", "to_full_keyframe_ms")
         )
+        concealed = output["interpolated"] + output["held"]
+        lines.append(
+            f"| {rate_bps / 1000:g} kbps | {Path(r['input']).stem} | {times} | "
+            f"{rates['payload_kbps'] or 'none'} / "
+            f"{_kbps(forward['bytes_delivered'], r['seconds'])} | "
+            f"{forward['max_offered_1s_bytes']} / {rate_bps // 8} | "
+            f"{_s(forward['queue_delay_median_ms'])} / {_s(forward['queue_delay_p95_ms'])} | "
+            f"{output['received']} / {concealed} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _kbps(total_bytes: int, seconds: float) -> str:

@@ -47,6 +47,13 @@ def test_the_rate_holds_in_every_window_and_a_full_queue_drops_the_tail() -> Non
     # Nothing waits longer than a full queue takes to drain.
     assert max(stats.queue_delays_ms) <= (config.queue_bytes + 1200) / BYTES_PER_MS
     assert stats.queue_delay_ms(50) <= stats.queue_delay_ms(95)
+    # The most offered in any 1-s window (what the sender put on the wire, drops included).
+    offered_sizes = [s + UDP_IPV4_HEADER_BYTES for s in sizes]
+    most = max(
+        sum(s for u, s in zip(times, offered_sizes, strict=True) if t - 1000 < u <= t)
+        for t in times
+    )
+    assert stats.max_offered_1s_bytes == most
 
 
 def test_delay_and_jitter_keep_the_order() -> None:

@@ -31,6 +31,8 @@ from .overhead import UDP_IPV4_HEADER_BYTES
 
 MAX_DELAY_SAMPLES = 10_000
 """Queue delays kept for the link's statistics (the most recent)."""
+OFFERED_WINDOW_MS = 1000.0
+"""The window of the most bytes offered (the bit-rate bounds are stated over 1 s)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class LinkStats:
     dropped: dict[str, int] = field(default_factory=lambda: {d.value: 0 for d in Drop})
     queue_delays_ms: deque[float] = field(default_factory=lambda: deque(maxlen=MAX_DELAY_SAMPLES))
     """Time each accepted datagram waits for the rate (queue and bucket), most recent."""
+    max_offered_1s_bytes: int = 0
+    """Most UDP/IP bytes offered to the link (dropped ones included) in any 1-second window:
+    what the sender put on the wire, against the link's rate."""
 
     def queue_delay_ms(self, percentile: float) -> float | None:
         if not self.queue_delays_ms:
@@ -114,6 +119,7 @@ class LinkStats:
             "dropped": dict(self.dropped),
             "queue_delay_median_ms": self.queue_delay_ms(50),
             "queue_delay_p95_ms": self.queue_delay_ms(95),
+            "max_offered_1s_bytes": self.max_offered_1s_bytes,
         }
 
 
@@ -132,6 +138,9 @@ class LinkModel:
         self._queued: deque[tuple[float, int]] = deque()
         """(departure time, bytes) of datagrams accepted and not yet gone."""
         self._last_arrival_ms = 0.0
+        self._offered: deque[tuple[float, int]] = deque()
+        """(time, bytes) of the datagrams offered within the last ``OFFERED_WINDOW_MS``."""
+        self._offered_bytes = 0
 
     def send(self, payload_bytes: int, now_ms: float) -> float | Drop:
         """A datagram of ``payload_bytes`` (UDP payload) offered at ``now_ms``: its arrival
@@ -139,6 +148,7 @@ class LinkModel:
         self.stats.datagrams += 1
         drop = self._lost()
         size = payload_bytes + UDP_IPV4_HEADER_BYTES
+        self._offer(size, now_ms)
         if drop is None:
             departure = self._depart(size, now_ms)
             if departure is None:
@@ -152,6 +162,13 @@ class LinkModel:
         arrival = max(departure + max(0.0, self.config.delay_ms + jitter), self._last_arrival_ms)
         self._last_arrival_ms = arrival
         return arrival
+
+    def _offer(self, size: int, now_ms: float) -> None:
+        self._offered.append((now_ms, size))
+        self._offered_bytes += size
+        while self._offered[0][0] <= now_ms - OFFERED_WINDOW_MS:
+            self._offered_bytes -= self._offered.popleft()[1]
+        self.stats.max_offered_1s_bytes = max(self.stats.max_offered_1s_bytes, self._offered_bytes)
 
     def _lost(self) -> Drop | None:
         # Two draws per datagram whatever happens, so that one seed means one pattern.
