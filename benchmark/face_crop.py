@@ -41,7 +41,7 @@ class SenderFaceCrop:
             for frame in frames:
                 landmarks = tracker(frame, None)
                 if landmarks is not None:
-                    return cropper.update(landmarks, frame.shape)[0]
+                    return cropper.update(landmarks, frame.shape).view
         finally:
             tracker.close()
         return centre_box(*frames.shape[1:3])

@@ -2,10 +2,10 @@
 
 Per frame that the prior releases (call.capture_loop), in the order docs/transport.md sketches:
 the controller decides the operating point and whether a keyframe is due; a keyframe goes on
-the reliable channel at the first face frame after the start, a request or a crop move; the
-frames the operating point sends wait in the bundler; when a bundle is due it is coded as one
-frames message, shrunk (oldest frames first) until it fits the controller's 1-second bound, and
-sent on the unreliable channel.
+the reliable channel at the first face frame after the start, a request or a move of the view
+(the keyframe's crop, sender/crop.py); the frames the operating point sends wait in the
+bundler; when a bundle is due it is coded as one frames message, shrunk (oldest frames first)
+until it fits the controller's 1-second bound, and sent on the unreliable channel.
 
 The same session writes stream files (``facecodec encode``) and the benchmark's bitstreams:
 the link and the clock are passed in (a ``Call`` and ``now_ms`` live; ``call.recording_link``

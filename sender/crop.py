@@ -8,14 +8,19 @@ scale is ``scale_median`` (about 1 crop unit per canonical unit) with the origin
 ``translation_median``. A 3D fit, unlike a 2D landmark box, does not shrink when the head turns,
 so turning the head never moves the crop: the pose carries it.
 
-The receiver's keyframe is tied to one crop, so the crop moves only when the smoothed framing
-leaves the range of the training framing (about its 1st-99th percentiles), and then jumps to the
-median framing; the caller sends a new keyframe for it. Pixels outside the frame are
-edge-replicated, as in the training data.
+Two crops follow the face. The analysis crop, where the face is measured, moves when the
+smoothed framing leaves the range of the training framing (about its 1st-99th percentiles), and
+then jumps to the median framing. The view, the crop the receiver's picture shows (the current
+keyframe's crop), holds while the face can still be redrawn in it: while its framing there stays
+within a wider range (``REDRAW_WIDENING``). The parameters are sent in the view's coordinates
+(``CropMapping``), so the receiver draws the face where it moved; only when the view moves does
+the caller send a new keyframe, and the view then becomes the analysis crop. Pixels outside the
+frame are edge-replicated, as in the training data.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -23,6 +28,7 @@ import numpy as np
 
 from facecodec.sender.face_model import FaceModel
 from facecodec.sender.fit import similarity_fit
+from facecodec.types import FrameParams
 
 CROP_SIZE_PX = 256
 """Side of the crops the receiver was trained on."""
@@ -37,6 +43,14 @@ y -0.25..0.44, scale 0.65..1.64 crop units; the widened range is x -0.49..0.33, 
 scale 0.60..1.44). Replaying the training clips (``python -m facecodec.benchmark.crop_moves``),
 the crop then moves 1.5 times a minute, in 8% of the clips (mostly wild head swings); without
 widening 4.5 times a minute, in 27% of the clips."""
+REDRAW_WIDENING = 1.0
+"""The view holds (no new keyframe) while the face's smoothed framing in it stays within the
+training percentiles widened this much: x -0.66..0.44, y -0.49..0.67, scale 0.46..1.59 crop
+units. The generator learned to redraw a clip's frames from another frame of the same clip, so
+a face moving within the framing the training clips span is one it can draw. Measured with
+``facecodec bench`` on four moving training clips (docs/sender.md, "Crop"): 1.0 sends 41% fewer
+keyframe bytes than 0.5 (a keyframe at every move of the analysis crop) at the same AKD; at 1.5
+a face that swings towards the edge is drawn 2-5 px worse."""
 MIN_SIDE_PX = 16
 
 
@@ -50,6 +64,13 @@ class CropConfig:
     """Percentiles of the training framing that bound the range the crop holds in."""
     hold_widening: float = HOLD_WIDENING
     """How much further from the median than those percentiles the range reaches."""
+    redraw_widening: float = REDRAW_WIDENING
+    """The same for the range the view holds in (at least ``hold_widening``)."""
+
+    def __post_init__(self) -> None:
+        # A view tighter than the analysis crop's range would move on every frame.
+        if self.redraw_widening < self.hold_widening:
+            raise ValueError("redraw_widening must be at least hold_widening")
 
 
 @dataclass(frozen=True)
@@ -107,6 +128,45 @@ class CropBox:
         if patch.shape[0] != size:
             patch = cv2.resize(patch, (size, size), interpolation=cv2.INTER_LINEAR)
         return np.ascontiguousarray(patch)
+
+
+@dataclass(frozen=True)
+class CropMapping:
+    """A similarity from the crop coordinates of one box to those of another (types.py):
+    ``x, y -> ratio * (x, y) + offset``, ``z -> ratio * z`` (z has no origin)."""
+
+    ratio: float
+    """Side of the source box over side of the target box."""
+    offset: np.ndarray
+    """(2,) where the source box's centre lies in the target's coordinates."""
+
+    @classmethod
+    def between(cls, source: CropBox, target: CropBox) -> CropMapping:
+        half = target.side / 2.0
+        shift = np.array([source.x - target.x, source.y - target.y], np.float64)
+        return cls(source.side / target.side, (shift + (source.side - target.side) / 2) / half)
+
+    @property
+    def identity(self) -> bool:
+        return self.ratio == 1.0 and not self.offset.any()
+
+    def points(self, points: np.ndarray) -> np.ndarray:
+        """(n, 3) source crop coordinates -> (n, 3) float32 target crop coordinates."""
+        out = np.asarray(points, np.float64) * self.ratio
+        out[:, :2] += self.offset
+        return out.astype(np.float32)
+
+    def params(self, params: FrameParams) -> FrameParams:
+        """The pose (and explicit keypoints) of ``params`` in the target's coordinates; the
+        face model's keypoints follow, as they are ``scale * shape @ R.T + translation``."""
+        if self.identity or not params.face:
+            return params
+        return dataclasses.replace(
+            params,
+            translation=self.points(params.translation[None])[0],
+            scale=params.scale * self.ratio,
+            keypoints=None if params.keypoints is None else self.points(params.keypoints),
+        )
 
 
 @dataclass(frozen=True)
@@ -182,27 +242,39 @@ class TrainingFraming:
         return CropBox(int(x), int(y), side)
 
 
-class FaceCropper:
-    """Landmarks per frame -> the crop box, held still while the face stays framed.
+@dataclass(frozen=True)
+class CropUpdate:
+    """The crops of one frame (see the module docstring)."""
 
-    ``update`` returns the box and whether it moved (the first box counts as a move). A square
-    frame that already frames the face within the training range is taken whole, so 256x256
-    face crops pass unchanged. ``lost`` (after frames without the face) forgets the smoothing;
-    ``reset`` forgets the box too.
+    box: CropBox
+    """The analysis crop: where the face is measured."""
+    view: CropBox
+    """The crop the receiver's picture shows: the keyframe's."""
+    new_view: bool
+    """The view moved on this frame (or is the first): a new keyframe is due."""
+
+
+class FaceCropper:
+    """Landmarks per frame -> the analysis crop and the view (see the module docstring).
+
+    ``update`` gives both for a frame. A square frame that already frames the face within the
+    training range is taken whole, so 256x256 face crops pass unchanged. ``lost`` (after frames
+    without the face) forgets the smoothing; ``reset`` forgets the boxes too.
     """
 
     def __init__(self, model: FaceModel, config: CropConfig | None = None) -> None:
         self.config = config or CropConfig()
-        self.framing = TrainingFraming.from_model(
-            model, self.config.hold_percentiles, self.config.hold_widening
-        )
+        percentiles = self.config.hold_percentiles
+        self.framing = TrainingFraming.from_model(model, percentiles, self.config.hold_widening)
+        self.redraw = TrainingFraming.from_model(model, percentiles, self.config.redraw_widening)
         self._mean_stable = model.mean[model.stable_indices].astype(np.float64)
         self._stable = model.stable_indices
         self.box: CropBox | None = None
+        self.view: CropBox | None = None
         self._smooth: Placement | None = None
 
     def reset(self) -> None:
-        self.box = None
+        self.box = self.view = None
         self._smooth = None
 
     def lost(self) -> None:
@@ -214,22 +286,22 @@ class FaceCropper:
         scale, _, translation = similarity_fit(self._mean_stable, points)
         return Placement(center=translation[:2], scale=float(scale))
 
-    def update(
-        self, landmarks_px: np.ndarray, frame_shape: tuple[int, ...]
-    ) -> tuple[CropBox, bool]:
-        """The crop box for this frame's (478, 3) landmarks in pixels, and whether it moved."""
+    def update(self, landmarks_px: np.ndarray, frame_shape: tuple[int, ...]) -> CropUpdate:
+        """The crops for this frame's (478, 3) landmarks in pixels."""
         current = self.placement(landmarks_px)
         self._smooth = self._smoothed(current)
-        if self.box is None:
-            self.box = self._first_box(self._smooth, frame_shape)
-            return self.box, True
-        if self.framing.holds(self._smooth, self.box):
-            return self.box, False
-        # The smoothed framing decides when to move; where to is where the face is now (the
-        # smoothing lags behind a moving face), and the smoothing restarts there.
-        self.box = self.framing.box_for(current)
-        self._smooth = current
-        return self.box, True
+        if self.box is None or self.view is None:
+            self.box = self.view = self._first_box(self._smooth, frame_shape)
+            return CropUpdate(self.box, self.view, True)
+        if not self.framing.holds(self._smooth, self.box):
+            # The smoothed framing decides when to move; where to is where the face is now
+            # (the smoothing lags behind a moving face), and the smoothing restarts there.
+            self.box = self.framing.box_for(current)
+            self._smooth = current
+        if self.redraw.holds(self._smooth, self.view):
+            return CropUpdate(self.box, self.view, False)
+        self.view = self.box
+        return CropUpdate(self.box, self.view, True)
 
     def _smoothed(self, current: Placement) -> Placement:
         if self._smooth is None:

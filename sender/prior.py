@@ -2,11 +2,12 @@
 (docs/sender.md).
 
 ``FacePrior`` runs the stages every backend shares: ``FaceTracker`` finds the face on the full
-frame, ``FaceCropper`` places the crop, the backend measures the face in the crop, and the
-identity is estimated over the first ``identity_frames`` face frames of the stream, then frozen
-until ``reset``. Those first frames are held back until the identity is known, so that every
-frame's expression is measured against the identity its keyframe carries; after that each frame
-comes out as it goes in.
+frame, ``FaceCropper`` places the analysis crop and the view (the keyframe's crop), the backend
+measures the face in the analysis crop, its parameters are expressed in the view's coordinates
+(``CropMapping``), and the identity is estimated over the first ``identity_frames`` face frames
+of the stream, then frozen until ``reset``. Those first frames are held back until the identity
+is known, so that every frame's expression is measured against the identity its keyframe
+carries; after that each frame comes out as it goes in.
 
 Backends: ``MediaPipePrior`` (the default: the linear face model fitted to the landmarks) and
 ``DecaFacePrior`` (DECA's encoder and FLAME, ``facecodec encode --prior deca``).
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
-from facecodec.sender.crop import CropBox, CropConfig, FaceCropper
+from facecodec.sender.crop import CropBox, CropConfig, CropMapping, FaceCropper
 from facecodec.sender.face_model import K_MAX, FaceModel
 from facecodec.sender.face_tracker import FaceTracker
 from facecodec.sender.fit import FaceFitter, crop_landmarks
@@ -57,16 +58,17 @@ class PriorFrame:
     """One frame's output of the prior."""
 
     params: FrameParams
-    """Pose, full expression code and ``PriorConfig.keypoints`` explicit keypoints, in crop
-    coordinates; or ``FrameParams.no_face``."""
+    """Pose, full expression code and ``PriorConfig.keypoints`` explicit keypoints, in the
+    view's crop coordinates; or ``FrameParams.no_face``."""
     crop: np.ndarray | None
-    """(size, size, 3) RGB uint8 crop of a face frame; None without a face."""
+    """(size, size, 3) RGB uint8 view of a face frame (the input cut with ``box``); None
+    without a face."""
     identity: np.ndarray | None
     """Frozen identity code of the stream; None until a face was seen."""
     new_crop: bool
-    """The crop moved on this frame (or is the first): the receiver needs a new keyframe."""
+    """The view moved on this frame (or is the first): the receiver needs a new keyframe."""
     box: CropBox | None
-    """Where the crop sits in the input frame."""
+    """Where the view sits in the input frame: the picture the receiver draws."""
     analysed: bool = True
     """False: the frame was skipped (it will not be sent) and carries no face."""
 
@@ -79,6 +81,8 @@ class _Held(Generic[Measurement]):
     new_crop: bool
     box: CropBox | None
     analysed: bool = True
+    to_view: CropMapping | None = None
+    """From the analysis crop's coordinates, where the measurement was made, to the view's."""
 
 
 class FacePrior(ABC, Generic[Measurement]):
@@ -137,7 +141,7 @@ class FacePrior(ABC, Generic[Measurement]):
         if analyse or self.identity is None:
             held = self._look(frame, seq)
         else:
-            held = _Held(seq, None, None, False, self.cropper.box, analysed=False)
+            held = _Held(seq, None, None, False, self.cropper.view, analysed=False)
         if self.identity is None:
             self._held.append(held)
             faces = [h.measurement for h in self._held if h.measurement is not None]
@@ -169,28 +173,28 @@ class FacePrior(ABC, Generic[Measurement]):
         landmarks = self._landmarks(frame)
         if landmarks is None:
             self.cropper.lost()
-            return _Held(seq, None, None, False, self.cropper.box)
-        box, moved, crop, crop_points = self._crop(frame, landmarks)
-        measurement = self._measure(crop, crop_points)
-        return _Held(seq, measurement, None if measurement is None else crop, moved, box)
+            return _Held(seq, None, None, False, self.cropper.view)
+        update = self.cropper.update(landmarks, frame.shape)
+        size = self.config.crop.size
+        crop = update.box.cut(frame, size)
+        measurement = self._measure(crop, update.box.to_crop_pixels(landmarks, size))
+        if measurement is None:
+            return _Held(seq, None, None, update.new_view, update.view)
+        view = crop if update.view == update.box else update.view.cut(frame, size)
+        to_view = CropMapping.between(update.box, update.view)
+        return _Held(seq, measurement, view, update.new_view, update.view, to_view=to_view)
 
     def _landmarks(self, frame: np.ndarray) -> np.ndarray | None:
         """(478, 3) landmarks of the followed face in frame pixels, or None."""
         return self.tracker(frame, self.cropper.box)
-
-    def _crop(
-        self, frame: np.ndarray, landmarks: np.ndarray
-    ) -> tuple[CropBox, bool, np.ndarray, np.ndarray]:
-        """The crop box, whether it moved, the crop image and the landmarks in its pixels."""
-        box, moved = self.cropper.update(landmarks, frame.shape)
-        size = self.config.crop.size
-        return box, moved, box.cut(frame, size), box.to_crop_pixels(landmarks, size)
 
     def _finish(self, held: _Held[Measurement]) -> PriorFrame:
         if held.measurement is None or self.identity is None:
             params = FrameParams.no_face(held.seq)
         else:
             params = self._params(held.measurement, self.identity, held.seq)
+            if held.to_view is not None:
+                params = held.to_view.params(params)
             if self.config.keypoints:
                 params.keypoints = self.keypoints(self.identity, params, self.config.keypoints)
         return PriorFrame(params, held.crop, self.identity, held.new_crop, held.box, held.analysed)

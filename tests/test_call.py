@@ -103,7 +103,7 @@ def test_call_of_a_real_clip_renders_a_side_by_side_video_and_a_report(tmp_path)
     assert right.std() > 20  # a drawn face, not a blank
     # Input and redrawn frame look alike: a blank frame differs from these clips by about 110,
     # another clip's first frame by 74 in the median; the redrawn frame is soft and, when the
-    # crop moved mid-call, drawn from another keyframe.
+    # view moved mid-call, drawn from another keyframe.
     assert np.abs(left - right).mean() < 60
 
 
