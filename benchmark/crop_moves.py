@@ -1,12 +1,14 @@
-"""How often the sender's crop would move on the training clips, for a few hold ranges: the
-measurement behind ``sender.crop.HOLD_WIDENING`` (docs/sender.md, "Crop").
+"""How often the sender's view (the keyframe's crop) would move on the training clips, for a
+few redraw ranges: the measurement behind ``sender.crop.REDRAW_WIDENING`` (docs/sender.md,
+"Crop"). Each move of the view costs a keyframe; moves of the analysis crop cost nothing.
 
     python -m facecodec.benchmark.crop_moves [--landmarks .cache/landmarks.npz]
         [--out runs/crop_moves.json]
 
 Replays each clip's MediaPipe landmarks (``python -m facecodec.training.extract_landmarks``)
 through ``FaceCropper`` as a 256x256 input. The training clips are the receiver's own domain,
-so a good hold range rarely moves on them; every move costs a keyframe.
+so a good range rarely moves on them. ``redraw_widening`` 0.5 (the analysis crop's range) is
+the sender before the view was kept apart from the analysis crop: a keyframe at every move.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from facecodec.sender.face_model import FaceModel
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_LANDMARKS = REPO / ".cache" / "landmarks.npz"
 DEFAULT_OUT = REPO / "runs" / "crop_moves.json"
-WIDENINGS = (0.0, 0.25, 0.5, 1.0)
+WIDENINGS = (0.5, 1.0, 1.5, 2.0)
 CLIP_SIDE_PX = 256
 FPS = 25.0
+MOST = 5
+"""Clips listed with the most moves, per range."""
 
 
 def replay(cropper: FaceCropper, landmarks: np.ndarray, found: np.ndarray) -> tuple[int, bool]:
-    """(moves after the first crop, whether the first crop is the whole frame) of one clip."""
+    """(moves of the view after the first, whether the first is the whole frame) of one
+    clip."""
     cropper.reset()
     moves, whole = 0, True
     shape = (CLIP_SIDE_PX, CLIP_SIDE_PX)
@@ -37,12 +42,12 @@ def replay(cropper: FaceCropper, landmarks: np.ndarray, found: np.ndarray) -> tu
         if not ok:
             cropper.lost()
             continue
-        first = cropper.box is None
-        box, moved = cropper.update(points.astype(np.float32), shape)
+        first = cropper.view is None
+        update = cropper.update(points.astype(np.float32), shape)
         if first:
-            whole = box == CropBox(0, 0, CLIP_SIDE_PX)
+            whole = update.view == CropBox(0, 0, CLIP_SIDE_PX)
         else:
-            moves += moved
+            moves += update.new_view
     return moves, whole
 
 
@@ -54,23 +59,24 @@ def main(argv: list[str] | None = None) -> None:
 
     with np.load(args.landmarks) as z:
         landmarks, found = z["landmarks"], z["found"]
-        starts, counts = z["clip_start"], z["clip_frames"]
+        starts, counts, files = z["clip_start"], z["clip_frames"], z["clip_files"]
     model = FaceModel.load()
     minutes = counts.sum() / FPS / 60
     rows = []
     for widening in WIDENINGS:
-        cropper = FaceCropper(model, CropConfig(hold_widening=widening))
+        cropper = FaceCropper(model, CropConfig(redraw_widening=widening))
         clips = [
             replay(cropper, landmarks[s : s + n], found[s : s + n])
             for s, n in zip(starts, counts, strict=True)
         ]
         moves = np.array([m for m, _ in clips])
         row = {
-            "hold_widening": widening,
+            "redraw_widening": widening,
             "moves": int(moves.sum()),
             "moves_per_minute": float(moves.sum() / minutes),
             "clips_with_moves": float((moves > 0).mean()),
             "clips_not_taken_whole": float(np.mean([not whole for _, whole in clips])),
+            "most_moves": {str(files[i]): int(moves[i]) for i in np.argsort(-moves)[:MOST]},
         }
         rows.append(row)
         print(

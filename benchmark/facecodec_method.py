@@ -9,7 +9,7 @@ sent. Operating points: explicit ones (keypoints, expression dims, quantisation,
 rate), and, where the rate-distortion table exists (bitrate/rd_table.json), one per target bit
 rate chosen frame by frame by ``bitrate.Controller`` as in a call; frames are bundled to the
 call's default latency (200 ms). Reconstruction runs the clip through the sender as a call would
-(keyframe at the first face frame, again when the crop moves or the interval asks). Reenactment
+(keyframe at the first face frame, again when the view moves or the interval asks). Reenactment
 makes the keyframe from the source frame alone and codes the driver's pose and expression
 against it, with explicit keypoints recomputed from the source identity; its keyframe is never
 refreshed. The receiver is ``FacecodecRenderer`` (facecodec_render.py), which a staged run
@@ -84,6 +84,8 @@ class FacecodecMethod:
     modes: frozenset[Mode] = frozenset(Mode)
     model: str = "large"
     """The receiver's network: 'large' (the GPU model) or 'small' (the CPU model)."""
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    """The sender's prior in reconstruction (benchmark/view_range.py varies its crop)."""
 
     def __post_init__(self) -> None:
         self.renderer = FacecodecRenderer(self.device, self.model)
@@ -115,8 +117,9 @@ class FacecodecMethod:
         return Bitstream(sent, len(job.driving), size, job.fps, sender_ms, cuts)
 
     def send(self, job: MethodInput) -> tuple[list[bytes], dict[int, CropBox | None]]:
-        """Every message sent for ``job`` (a stream file's records), and where the sender cut
-        each frame's crop from the benchmark frame, by seq (None: no face, no crop)."""
+        """Every message sent for ``job`` (a stream file's records), and where each frame's
+        view (the keyframe's crop the receiver draws) sits in the benchmark frame, by seq (None:
+        no face, no crop)."""
         if job.mode == Mode.RECONSTRUCTION:
             return self._send_clip(job)
         return self._send_reenactment(job), {}
@@ -137,7 +140,7 @@ class FacecodecMethod:
 
     def _send_clip(self, job: MethodInput) -> tuple[list[bytes], dict[int, CropBox | None]]:
         """Source then driving frames (seq 0, 1, ...) through the prior and the session."""
-        prior = MediaPipePrior()
+        prior = MediaPipePrior(self.prior)
         sent: list[bytes] = []
         session, clock = self._session(prior, job, sent)
         boxes: dict[int, CropBox | None] = {}

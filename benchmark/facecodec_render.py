@@ -1,7 +1,8 @@
 """facecodec's receiver in the benchmark: the call's ``ReceiveSession`` replays the bitstream
 (decoding, concealment) and its ``RenderStage`` draws with the shipped weights, as
-``facecodec decode`` does; each image is put back where the sender cut it. Imports what
-``facecodec decode`` imports and no more (the GPU stage of a staged run)."""
+``facecodec decode`` does; each image is put back where the sender's view (the keyframe's
+crop) sits. Imports what ``facecodec decode`` imports and no more (the GPU stage of a staged
+run)."""
 
 from __future__ import annotations
 
@@ -71,8 +72,8 @@ def _records(messages: list[bytes]) -> Iterator[tuple[int, bytes]]:
 
 
 def place_crop(image: np.ndarray, box: CropBox | None, size: int) -> np.ndarray:
-    """The receiver's crop image put back where the sender cut it from the (size x size)
-    benchmark frame, so that it is scored against the same pixels."""
+    """The receiver's crop image put back where the sender's view sits in the (size x size)
+    benchmark frame, so that it is scored against the pixels it shows."""
     if box is None or (box.x, box.y, box.side) == (0, 0, size):
         if image.shape[0] == size:
             return image

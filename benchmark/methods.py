@@ -92,8 +92,8 @@ class Bitstream:
     fps: float
     sender_ms: float
     boxes: dict[int, tuple[int, int, int]]
-    """Where the sender cut each frame's crop from the benchmark frame (x, y, side), by seq;
-    none for a method that draws whole frames."""
+    """Where each frame's picture sits in the benchmark frame (x, y, side), by seq: the
+    sender's view, the keyframe's crop; none for a method that draws whole frames."""
 
 
 @dataclass

@@ -142,7 +142,8 @@ class CallRecorder:
         self.rendered.append((frame.seq, frame.due_ms))
 
     def input_image(self, seq: int) -> np.ndarray | None:
-        """The sender's crop of frame ``seq``, if it had a face and was kept."""
+        """The sender's view of frame ``seq`` (the input cut as the receiver's picture frames
+        it: the keyframe's crop), if it had a face and was kept."""
         return self._inputs.get(seq)
 
     @property
