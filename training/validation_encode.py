@@ -7,9 +7,10 @@ with the benchmark's metrics (training/validation_score.py).
 For each clip of a validation identity (training/splits.py) of at least 10 s, sent as the
 benchmark's reconstruction job sends it (benchmark/facecodec_method.py: the first frame is the
 keyframe's source, the others drive; the controller holds each target with the shipped rate
-table): one stream file per target (``{stem}.{label}.fcs``), and in ``{stem}.npz`` where the
-sender cut each frame's crop, plus the raw-parameter ceiling: the sender's unquantised
-parameters of every frame and the crops of the frames where it takes a new keyframe.
+table): one stream file per target (``{stem}.{label}.fcs``), and in ``{stem}.npz`` where each
+frame's view (the keyframe's crop the receiver draws) sits, plus the raw-parameter ceiling: the
+sender's unquantised parameters of every frame (in its view's coordinates) and the crops of the
+frames where it takes a new keyframe.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ SCORE_STRIDE = 5
 
 
 def box_rows(boxes: dict[int, CropBox | None], count: int) -> np.ndarray:
-    """(count, 3) int32 x, y, side by seq; -1 where the sender cut no crop."""
+    """(count, 3) int32 x, y, side by seq; -1 where the sender has no view."""
     rows = np.full((count, 3), -1, np.int32)
     for seq, box in boxes.items():
         if box is not None and seq < count:

@@ -5,8 +5,9 @@ training/validation_render.py scored against the real frames with the benchmark'
     python -m facecodec.training.validation_score RENDERS --validation .gpu-validation \\
         [--data ../shared/data] [--out RENDERS/validation.json]
 
-Each rendered crop is put back where the sender cut it from the frame (as the benchmark does)
-and compared with that frame; scores are means over clips of the per-clip means; the payload
+Each rendered crop is put back where the sender's view (the keyframe's crop, in whose
+coordinates the parameters are sent) sits in the frame, as the benchmark does, and compared with
+that frame; scores are means over clips of the per-clip means; the payload
 counts the frame messages of the stream file (as the issue's table: keyframes apart).
 """
 
