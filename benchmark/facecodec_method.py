@@ -148,10 +148,10 @@ class FacecodecMethod:
         def emit(frames: list[PriorFrame]) -> None:
             for frame in frames:
                 seq = frame.params.seq
-                boxes[seq] = frame.box
                 if job.keyframe_interval and seq and seq % job.keyframe_interval == 0:
                     session.request_keyframe()
                 session.offer(CapturedFrame(frame, clock.at_frame(seq)))
+                boxes[seq] = session.view
 
         for seq, frame in enumerate([job.source, *job.driving]):
             emit(prior.process(frame, seq))

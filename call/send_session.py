@@ -82,6 +82,7 @@ from facecodec.codec import (
 from facecodec.codec.image import DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY, CodedImage
 from facecodec.codec.keyframe import carried, encode_coded_keyframe
 from facecodec.codec.progressive import ProgressiveKeyframe, encode_progressive_keyframe
+from facecodec.sender.crop import CropBox, CropMapping
 from facecodec.sender.prior import FacePrior, PriorFrame
 from facecodec.sender.send_schedule import SendSchedule
 from facecodec.transport import Call, ChannelClosedError, LinkFeedback
@@ -246,6 +247,7 @@ class SendSession:
         self._keyframe_due = True
         self._crop_moved = False
         self._keyframe_seq: int | None = None
+        self._view: CropBox | None = None
         self._last_sent_seq: int | None = None
         self._parts: deque[bytes] = deque()
         """Keyframe parts waiting for room in the wire budget."""
@@ -259,6 +261,12 @@ class SendSession:
         """The operating point the receiver was last told of."""
         self._stats = SendStats()
         self._windows = {name: Meter() for name in ("fps", "payload", "wire")}
+
+    @property
+    def view(self) -> CropBox | None:
+        """Where the receiver's picture sits in the input frames: the crop of the keyframe it
+        draws from (None before the first keyframe)."""
+        return self._view
 
     @property
     def stats(self) -> SendStats:
@@ -350,7 +358,7 @@ class SendSession:
             self._stats.stale += 1
             return
         self._announce_point(frame.params.seq)
-        params = frame.params
+        params = self._in_view(frame)
         if self._editor is not None:
             params = self._editor(params, self._point.expression_dims)
         self._bundler.add(params, now)
@@ -405,9 +413,17 @@ class SendSession:
         self._windows["payload"].add(now, len(message))
         self._windows["wire"].add(now, wire)
 
+    def _in_view(self, frame: PriorFrame) -> FrameParams:
+        """The frame's parameters in the crop of the keyframe the receiver draws from: the
+        prior's view moves on while a crop move waits for a refinement in flight."""
+        if self._view is None or frame.box is None or frame.box == self._view:
+            return frame.params
+        return CropMapping.between(frame.box, self._view).params(frame.params)
+
     def _start_keyframe(self, frame: PriorFrame, now: float) -> None:
         # Frames captured before the keyframe go out ahead of it, not a bundle later.
         self._flush(now, force=True)
+        self._view = frame.box
         # As the message carries it: the receiver predicts keypoints from the identity it decodes.
         keyframe = carried(self.prior.keyframe(frame, self.config.network))
         if not self._offer_kept(keyframe, now):

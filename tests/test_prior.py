@@ -5,6 +5,7 @@ layout)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,10 @@ from facecodec.call.capture_loop import CapturedFrame
 from facecodec.call.clock import StreamClock
 from facecodec.call.recording_link import RecordingLink
 from facecodec.call.send_session import References, SendConfig, SendSession
+from facecodec.codec import FrameDecoder, MessageType, decode_keyframe, parse_message
+from facecodec.codec.frames import DEFAULT_HYSTERESIS
+from facecodec.codec.quantize import POSE_FIELDS, KeypointMode, field_layout
+from facecodec.sender.crop import CropBox, CropMapping
 from facecodec.sender.face_model import K_MAX
 from facecodec.sender.fit import crop_landmarks
 from facecodec.sender.landmarks import FaceLandmarker
@@ -179,6 +184,42 @@ def test_frames_that_will_not_be_sent_skip_the_prior(prior: MediaPipePrior) -> N
     stats = session.finish()
     assert len(stats.keyframes) == 1, "the first frame"
     assert stats.frames_sent == sum(wanted[1:])
+
+
+def test_frames_go_in_the_crop_of_the_keyframe_the_receiver_draws_from(
+    prior: MediaPipePrior,
+) -> None:
+    """A view move that waits (for a keyframe's refinement in flight, docs/call.md): the prior
+    already gives its frames in the new view, the session sends them in the keyframe's."""
+    out, _ = run(prior, list(clip_frames(validation_clip_paths()[1], FRAMES)))
+    keyframe_box, moved_to = out[0].box, CropBox(-60, 40, 200)
+    assert keyframe_box == CropBox(0, 0, 256)
+    to_moved = CropMapping.between(keyframe_box, moved_to)
+    later = [
+        dataclasses.replace(f, params=to_moved.params(f.params), box=moved_to)
+        for f in out[FRAMES // 2 :]
+    ]
+    sent: list[bytes] = []
+    clock = StreamClock(25.0)
+    config = SendConfig(None, point=OperatingPoint(), references=References.PREVIOUS)
+    session = SendSession(RecordingLink(sent.append), prior, None, config, 25.0, clock=clock)
+    for f in [*out[: FRAMES // 2], *later]:
+        session.offer(CapturedFrame(f, clock.at_frame(f.params.seq)))
+        assert session.view == keyframe_box
+    session.finish()
+
+    decoder, decoded = FrameDecoder(), {}
+    for message in sent:
+        if parse_message(message) == MessageType.KEYFRAME:
+            decoder.set_keyframe(*decode_keyframe(message))
+        else:
+            decoded.update({p.seq: p for p in decoder.decode(message)})
+    layout = field_layout(2, 16, 0, KeypointMode.MODEL_RESIDUAL)
+    bound = layout.steps[3:POSE_FIELDS] * (0.5 + DEFAULT_HYSTERESIS) + 1e-5
+    for f in out[FRAMES // 2 :]:
+        got = decoded[f.params.seq]
+        pose = np.array([*got.translation, got.scale]) - [*f.params.translation, f.params.scale]
+        assert np.all(np.abs(pose) <= bound), f"frame {f.params.seq}: {pose}"
 
 
 def test_landmarks_read_as_mediapipe_gives_them() -> None:
