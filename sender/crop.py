@@ -48,9 +48,9 @@ REDRAW_WIDENING = 1.0
 training percentiles widened this much: x -0.66..0.44, y -0.49..0.67, scale 0.46..1.59 crop
 units. The generator learned to redraw a clip's frames from another frame of the same clip, so
 a face moving within the framing the training clips span is one it can draw. Measured with
-``facecodec bench`` on four moving training clips (docs/sender.md, "Crop"): 1.0 sends 41% fewer
-keyframe bytes than 0.5 (a keyframe at every move of the analysis crop) at the same AKD; at 1.5
-a face that swings towards the edge is drawn 2-5 px worse."""
+``python -m facecodec.benchmark.view_range`` on four moving training clips (docs/sender.md,
+"Crop"): 1.0 sends 41% fewer keyframe bytes than 0.5 (a keyframe at every move of the analysis
+crop) at the same AKD; at 1.5 a face that swings towards the edge is drawn 2-5 px worse."""
 MIN_SIDE_PX = 16
 
 
