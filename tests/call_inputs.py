@@ -62,6 +62,19 @@ async def until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(POLL_S)
 
 
+def link_lost(call: Call) -> int:
+    """Datagrams ``call``'s emulated link dropped so far (0 without one)."""
+    link = call.stats.link
+    return 0 if link is None else sum(link.dropped.values())
+
+
+def delivered(received: Callable[[], int], sent: SendStats, dialer: Call) -> Callable[[], bool]:
+    """Whether every message ``sent`` arrived (``received()`` of them), or the emulated link's
+    bounded queue dropped some (a loaded machine sends in bursts) and nothing more is on its
+    way: a wait for all of them would then never end."""
+    return lambda: received() == sent.messages or (link_lost(dialer) > 0 and not dialer.sending)
+
+
 async def send_clip(
     call: Call,
     frames: int,
