@@ -18,17 +18,13 @@ from facecodec.codec import (
     encode_keyframe,
     parse_message,
 )
+from facecodec.codec.choose_image_quality import psnr
 from facecodec.codec.image import MAX_IMAGE_SIDE, encode_image
 from facecodec.codec.keyframe import carried
 from facecodec.types import Keyframe, OperatingPoint
 
 MIN_PSNR_DB = 36.0
 """Measured: about 40 dB over the face at the default WebP quality (docs/bitstream.md)."""
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255**2 / mse))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +52,7 @@ def test_keyframe_round_trip(keyframe, codec):
         assert np.array_equal(getattr(q, name), getattr(p, name)), name
         assert np.abs(getattr(q, name) - getattr(keyframe.params, name)).max() < 0.01, name
     assert out.image.shape == keyframe.image.shape
-    assert _psnr(out.image, keyframe.image) > MIN_PSNR_DB
+    assert psnr(out.image, keyframe.image) > MIN_PSNR_DB
 
 
 def test_keyframe_without_keypoints_or_face(keyframe):

@@ -22,6 +22,7 @@ from facecodec.codec import (
     encode_keyframe,
     encode_keyframe_parts,
 )
+from facecodec.codec.choose_image_quality import psnr
 from facecodec.codec.image import decode_image, encode_image
 from facecodec.codec.keyframe import carried
 from facecodec.codec.keyframe_part import encode_keyframe_part
@@ -34,11 +35,6 @@ from facecodec.types import Keyframe, OperatingPoint
 
 OP = OperatingPoint(8, 16, 2, 1)
 PART_BYTES = 500
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255**2 / mse))
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +66,8 @@ def test_first_version_then_parts_give_the_full_keyframe(keyframe):
     shown = upsampled(first.image, refinement.width, refinement.height)
     assert (
         20
-        < _psnr(shown, keyframe.image)
-        < _psnr(
+        < psnr(shown, keyframe.image)
+        < psnr(
             decode_keyframe_message(encode_keyframe(keyframe, OP)).keyframe.image, keyframe.image
         )
     )
