@@ -95,8 +95,6 @@ class Controller:
         """(t_ms, frame bytes sent, frame bytes the table predicts) over the last window."""
         self._keyframe_due = True
         self._last_keyframe_ms: float | None = None
-        self.reserved_wire_bps = 0.0
-        """Wire rate kept for other messages (a keyframe refinement) while it is set."""
         self._write(0.0, LogEvent.CONFIG, **self._config_fields())
 
     @property
@@ -124,6 +122,12 @@ class Controller:
                 keyframe=keyframe,
             )
         return Decision(row.point, keyframe, budget_bps)
+
+    @property
+    def frames_wire_bps(self) -> float:
+        """Wire rate the frames messages take at the budget now (its payload and one message's
+        headers per latency bound): what other messages the end schedules must leave them."""
+        return self._budget_bps + self.config.bundling.min_wire_bps
 
     def room_bytes(self, now_ms: float) -> int:
         """Largest frames message that may be sent at ``now_ms`` within the 1-second bound
@@ -199,8 +203,7 @@ class Controller:
         limit = min(self.config.target_bps, self.ceiling.bps)
         bundling = self.config.bundling
         if bundling.wire_bitrate_bps is not None:
-            frames_wire_bps = bundling.wire_bitrate_bps - self.reserved_wire_bps
-            limit = min(limit, max(0.0, frames_wire_bps - bundling.min_wire_bps))
+            limit = min(limit, max(0.0, bundling.wire_bitrate_bps - bundling.min_wire_bps))
         return self.config.headroom * limit
 
     def _predicted_bps(self, row: RatePoint) -> float:

@@ -54,11 +54,25 @@ class WireBudget:
 
     def add(self, wire_bytes: float, now_ms: float) -> None:
         """Bytes the end sends now: a message it schedules, counted before it goes."""
+        self._queue(wire_bytes, now_ms)
+        self._window.add(now_ms, wire_bytes)
+
+    def add_first_version(self, wire_bytes: float, now_ms: float) -> None:
+        """A progressive keyframe's first version, sent now: as ``add`` if a second of the
+        wire target holds it; else in the backlog only. Alone it then fills more than a second
+        of the link (1 kB on an 8 kbps one), so that counted in the window it would hold the
+        frames back for a second after it went; counted in the backlog, they go right behind
+        it once it has drained to within the latency budget."""
+        if wire_bytes <= self.rate_bps * WINDOW_MS / 8000:
+            self.add(wire_bytes, now_ms)
+        else:
+            self._queue(wire_bytes, now_ms)
+
+    def _queue(self, wire_bytes: float, now_ms: float) -> None:
         self._drain(now_ms)
         if self._started_ms is None:
             self._started_ms = now_ms
         self._backlog_bytes += wire_bytes
-        self._window.add(now_ms, wire_bytes)
         self.counted_bytes += wire_bytes
 
     def add_unscheduled(self, wire_bytes: float, now_ms: float) -> None:

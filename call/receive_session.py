@@ -98,6 +98,11 @@ class FrameSink(Protocol):
 @dataclass(frozen=True)
 class ReceiveConfig:
     report_interval_ms: float = 1000.0
+    """Shortest time between two codec receiver reports."""
+    report_messages: int = 2
+    """A report waits for this many frames messages since the last one (or for
+    ``max_report_interval_ms``), as the transport's do (transport.CallConfig)."""
+    max_report_interval_ms: float = 4000.0
     keyframe_retry_ms: float = 1000.0
     missing_reference_ms: float = 500.0
     max_hold_ms: float = 1000.0
@@ -348,6 +353,8 @@ class ReceiveSession:
         self._need_keyframe = None
         if self._concealer is None:
             self._concealer = Concealer(op)
+            if self.call is not None:
+                self._start_output(keyframe.params)
         else:
             # Mid-call the keyframe's own frame is a frame like any other.
             self._concealer.set_operating_point(keyframe.params.seq, op)
@@ -359,6 +366,17 @@ class ReceiveSession:
         for arrived_ms, message in parked:
             with self._guard():
                 self._decode(message, arrived_ms)
+
+    def _start_output(self, params: FrameParams) -> None:
+        """In a call, the first keyframe's own frame, a true frame of the call, starts the
+        output: the first face is drawn as soon as the keyframe (a progressive one's first
+        version) is here, not a frames message later (on a narrow link seconds later). Its
+        arrival anchors the playout. A replayed stream (a file), where every message is there
+        at once, shows the frames its frames messages carry."""
+        assert self._concealer is not None
+        self._concealer.add(params)
+        self.playout.on_arrival(params.seq, self.clock())
+        self._arrived.set()
 
     def _on_keyframe_part(self, data: bytes) -> None:
         """A part of the progressive keyframe in use; parts of an earlier one are dropped. A
@@ -500,14 +518,17 @@ class ReceiveSession:
 
     async def _report(self) -> None:
         """Keyframe requests while one is needed, and periodic codec receiver reports."""
-        next_report_ms = self.clock() + self.config.report_interval_ms
+        config, last_ms, reported_messages = self.config, self.clock(), 0
         while True:
             await asyncio.sleep(CHECK_INTERVAL_MS / 1000)
             now = self.clock()
             self._expire_parked(now)
             self._send_request(now)
-            if now >= next_report_ms and self._decoder is not None:
-                next_report_ms = now + self.config.report_interval_ms
+            news = self._stats.messages - reported_messages >= config.report_messages
+            waited_ms = now - last_ms
+            due = news or waited_ms >= config.max_report_interval_ms
+            if waited_ms >= config.report_interval_ms and due and self._decoder is not None:
+                last_ms, reported_messages = now, self._stats.messages
                 self._send(
                     ReceiverReport(
                         last_decoded_seq=self._newest_decoded,

@@ -48,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -65,6 +64,7 @@ from facecodec.bitrate import (
 )
 from facecodec.bitrate.bundler import frames_wire_bytes
 from facecodec.bitrate.fixed_point import FixedPoint
+from facecodec.bitrate.window import WINDOW_MS
 from facecodec.codec import (
     BitstreamError,
     CacheAnswer,
@@ -81,12 +81,14 @@ from facecodec.codec import (
 )
 from facecodec.codec.image import DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY, CodedImage
 from facecodec.codec.keyframe import carried, encode_coded_keyframe
+from facecodec.codec.keyframe_part import PartCutter
 from facecodec.codec.progressive import ProgressiveKeyframe, encode_progressive_keyframe
 from facecodec.sender.crop import CropBox, CropMapping
 from facecodec.sender.prior import FacePrior, PriorFrame
 from facecodec.sender.send_schedule import SendSchedule
 from facecodec.transport import Call, ChannelClosedError, LinkFeedback
-from facecodec.transport.overhead import wire_bytes
+from facecodec.transport.overhead import SACK_WIRE_BYTES
+from facecodec.transport.overhead import SCTP_CHUNK_ALIGNMENT_BYTES as SCTP_ALIGNMENT_BYTES
 from facecodec.types import FrameParams, Keyframe, OperatingPoint
 
 from .capture_loop import CapturedFrame
@@ -104,9 +106,19 @@ PART_SHARE_OF_QUEUE = 0.3
 fit beside the frames messages and the acknowledgements in one second of the wire target, and
 to cross the link far below SCTP's retransmission timer (1 s at least)."""
 PART_SHARE_OF_WIRE = 0.75
-"""Share of the wire target the frames messages leave to a refinement while it is in flight."""
+"""Share of the wire target the bundler leaves to a refinement while it is in flight: it then
+bundles the frames to the latency bound, spending the wire on the parts rather than on more
+frames messages' headers."""
 MIN_PART_BYTES = 64
 """Smallest keyframe part payload, whatever the budget (a part's headers are about 100 B)."""
+PART_HEADER_BYTES = 17
+"""A keyframe part message's own fields at most: type, seq and offset varints, CRC-32."""
+REFINEMENT_S = 10.0
+"""A refinement's full image is coded at the quality whose parts cross the link in about this
+long beside the frames (codec/progressive.py's ``full_image``)."""
+ACKNOWLEDGEMENT_BPS = 2 * SACK_WIRE_BYTES * 8
+"""What the sender expects to owe the receiver before it has measured it: an SCTP
+acknowledgement for each of its two reports a second (the codec's, the transport's)."""
 CACHE_ANSWER_MS = 2000.0
 """How long the sender waits for the answer to a cached keyframe. It came 0.2 s after the
 question over a 2 kbps link with 100 ms each way (benchmark/link_calls.py --repeat-caller); a
@@ -249,8 +261,9 @@ class SendSession:
         self._keyframe_seq: int | None = None
         self._view: CropBox | None = None
         self._last_sent_seq: int | None = None
-        self._parts: deque[bytes] = deque()
-        """Keyframe parts waiting for room in the wire budget."""
+        self._cutter: PartCutter | None = None
+        """The refinement in flight: its full image, cut into parts as the wire budget holds
+        them."""
         self._kept = kept
         self._refining: tuple[Keyframe, CodedImage] | None = None
         """The progressive keyframe whose parts are on their way, and its full image."""
@@ -339,7 +352,7 @@ class SendSession:
         # A crop move waits for the refinement in flight: a new keyframe would drop its parts,
         # and on a narrow link the next would be dropped as well.
         self._crop_moved |= frame.new_crop
-        self._keyframe_due |= decision.keyframe or (self._crop_moved and not self._parts)
+        self._keyframe_due |= decision.keyframe or (self._crop_moved and self._cutter is None)
         self._point = self._stats.point = self.schedule.point = decision.point
         if self._offer is not None and now >= self._offer.deadline_ms:
             self._answered(False)
@@ -463,17 +476,17 @@ class SendSession:
         if progressive is None:
             full = CodedImage.encode(keyframe.image, DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY)
             data = encode_coded_keyframe(keyframe, self._point, full)
-            self._parts.clear()
+            self._cutter = None
             self._remember(keyframe, full)
         else:
             data, full = progressive.first, progressive.full
-            self._parts = deque(progressive.parts)
+            self._cutter = PartCutter(progressive.seq, full.data)
             self._refining = keyframe, full
             self._reserve(PART_SHARE_OF_WIRE * self.controller.wire.rate_bps)
         # Counted in the wire budget when it goes, after coding the images (tens of ms): counted
         # at the frame's time, it left the budget's window before it left the link's.
         now = self.clock()
-        self._send_scheduled(data, now)
+        self._send_scheduled(data, now, first_version=progressive is not None)
         self.controller.on_keyframe_sent(len(data), now)
         self._set_keyframe(keyframe, self._point)
         self._keyframe_due = self._crop_moved = False
@@ -496,50 +509,83 @@ class SendSession:
         self._announced = op
 
     def _progressive(self, keyframe: Keyframe) -> ProgressiveKeyframe | None:
-        """The keyframe as a first version and parts in a call with a wire target; None
-        otherwise (it then goes whole: nothing paces parts, and a file loses no time waiting)
-        or when no first version fits (more identity dims than the 1 kB leaves room for)."""
+        """The keyframe as a first version and a full image for the parts in a call with a wire
+        target; None otherwise (it then goes whole: nothing paces parts, and a file loses no
+        time waiting) or when no first version fits (more identity dims than the 1 kB leaves
+        room for)."""
         wire = self.controller.wire
         if wire is None or not isinstance(self.call, Call):
             return None
-        part_wire = wire.rate_bps * wire.max_queue_ms / 8000 * PART_SHARE_OF_QUEUE
-        part_bytes = max(MIN_PART_BYTES, int(part_wire) - wire_bytes(0))
         try:
-            return encode_progressive_keyframe(keyframe, self._point, part_bytes)
+            return encode_progressive_keyframe(keyframe, self._point, self._refinement_bytes())
         except ValueError:
             return None
 
+    def _refinement_bytes(self) -> int:
+        """The full image's bytes that cross the wire in ``REFINEMENT_S`` in parts of the
+        largest size, in what the frames (at the controller's budget) and the
+        acknowledgements leave of the wire budget. A part goes when a window of the budget (a
+        second and the send lag) holds it beside two frames messages a second apart, the
+        acknowledgements at their rate plus their largest burst (bitrate/wire_budget.py), and
+        the room kept for the next frames message (``_send_parts``)."""
+        wire = self.controller.wire
+        assert wire is not None and isinstance(self.call, Call)
+        owed_bps = max(wire.unscheduled_bps(self.clock()), ACKNOWLEDGEMENT_BPS)
+        frames_bps = self.controller.frames_wire_bps
+        parts_bps = max(0.0, wire.rate_bps - 3 * frames_bps - 2 * owed_bps)
+        largest = self._largest_part_bytes()
+        share = largest / self.call.control.message_wire_bytes(largest + PART_HEADER_BYTES)
+        return int(parts_bps * REFINEMENT_S / 8 * share)
+
+    def _largest_part_bytes(self) -> int:
+        """A part's image bytes at most: its share of the wire budget's queue bound."""
+        wire = self.controller.wire
+        assert wire is not None and isinstance(self.call, Call)
+        part_wire = wire.rate_bps * wire.max_queue_ms / 8000 * PART_SHARE_OF_QUEUE
+        header = self.call.control.message_wire_bytes(PART_HEADER_BYTES)
+        return max(MIN_PART_BYTES, int(part_wire) - header)
+
     def _reserve(self, bps: float) -> None:
-        """Keep ``bps`` of the wire target from the frames messages (for a refinement)."""
-        self.controller.reserved_wire_bps = self._bundler.reserved_wire_bps = bps
+        """Keep ``bps`` of the wire target from the bundler's extra messages (for a
+        refinement); the frames' payload budget stays as it is."""
+        self._bundler.reserved_wire_bps = bps
 
     def _send_parts(self, now: float) -> None:
-        """Send the keyframe parts the wire budget holds now (called after the frames due now
-        went: a part takes the room they leave; the frames keep their share of the wire target
-        through the controller's reservation)."""
-        wire = self.controller.wire
-        if not self._parts or wire is None or not isinstance(self.call, Call):
+        """Send the keyframe parts the wire budget holds now beside a second of the frames
+        messages at the controller's budget: the frames go first, a part takes what they
+        leave."""
+        wire, cutter = self.controller.wire, self._cutter
+        if cutter is None or wire is None or not isinstance(self.call, Call):
             return
         self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
-        message_wire_bytes = self.call.control.message_wire_bytes
-        while self._parts and wire.room_bytes(now) >= message_wire_bytes(len(self._parts[0])):
-            self._send_scheduled(self._parts.popleft(), now)
+        frames_bytes = self.controller.frames_wire_bps * WINDOW_MS / 8000
+        # The image bytes' padding to the SCTP chunk alignment comes on top of the header's.
+        header = self.call.control.message_wire_bytes(PART_HEADER_BYTES) + SCTP_ALIGNMENT_BYTES
+        largest = self._largest_part_bytes()
+        while cutter.remaining_bytes:
+            fits = int(wire.room_bytes(now) - frames_bytes) - header
+            size = min(largest, cutter.remaining_bytes, fits)
+            if size < min(MIN_PART_BYTES, cutter.remaining_bytes):
+                return
+            self._send_scheduled(cutter.next(size), now)
             self._stats.keyframe_parts += 1
-            self._stats.refinements += not self._parts
-            if not self._parts:
-                self._reserve(0.0)
-                assert self._refining is not None
-                self._remember(*self._refining)
+        self._stats.refinements += 1
+        self._cutter = None
+        self._reserve(0.0)
+        assert self._refining is not None
+        self._remember(*self._refining)
 
-    def _send_scheduled(self, message: bytes, now: float) -> None:
+    def _send_scheduled(self, message: bytes, now: float, first_version: bool = False) -> None:
         """A keyframe, keyframe part or operating point change on the control channel, counted
         in the wire budget before it goes (as a frames message is): what the budget counts
         after the fact is then only what the end does not schedule (the acknowledgements it
-        owes, transport reports), which it measures."""
+        owes, transport reports), which it measures. A ``first_version`` is counted as
+        ``WireBudget.add_first_version`` says."""
         wire = self.controller.wire
         if wire is not None and isinstance(self.call, Call):
             self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
-            wire.add(self.call.control.message_wire_bytes(len(message)), now)
+            count = wire.add_first_version if first_version else wire.add
+            count(self.call.control.message_wire_bytes(len(message)), now)
         self.call.control.send(message)
 
     def _announce_point(self, seq: int) -> None:

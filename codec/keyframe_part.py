@@ -37,15 +37,40 @@ class KeyframePart:
     data: bytes
 
 
+class PartCutter:
+    """Cuts the full coded image of keyframe ``seq`` into part messages, in order, each as
+    large as the caller says when it is cut (a sender cuts each to what the link holds then)."""
+
+    def __init__(self, seq: int, image: bytes) -> None:
+        if not 0 <= seq <= MAX_SEQ or not 0 < len(image) <= MAX_IMAGE_BYTES:
+            raise ValueError("keyframe part: seq or image length out of range")
+        self.seq = seq
+        self._image = image
+        self._offset = 0
+
+    @property
+    def remaining_bytes(self) -> int:
+        """Image bytes not cut yet."""
+        return len(self._image) - self._offset
+
+    def next(self, max_bytes: int) -> bytes:
+        """The next part message, with at most ``max_bytes`` (>= 1) of the image."""
+        if max_bytes < 1 or self.remaining_bytes == 0:
+            raise ValueError("keyframe part: no room or nothing left to cut")
+        offset, self._offset = self._offset, min(len(self._image), self._offset + max_bytes)
+        return encode_keyframe_part(
+            KeyframePart(self.seq, offset, self._image[offset : self._offset])
+        )
+
+
 def encode_keyframe_parts(seq: int, image: bytes, part_bytes: int) -> list[bytes]:
     """The part messages that carry ``image`` (the full coded image of keyframe ``seq``),
     each with at most ``part_bytes`` of it."""
-    if not 0 <= seq <= MAX_SEQ or not 0 < len(image) <= MAX_IMAGE_BYTES or part_bytes < 1:
-        raise ValueError("keyframe part: seq, image length or part size out of range")
-    return [
-        encode_keyframe_part(KeyframePart(seq, offset, image[offset : offset + part_bytes]))
-        for offset in range(0, len(image), part_bytes)
-    ]
+    cutter = PartCutter(seq, image)
+    parts = []
+    while cutter.remaining_bytes:
+        parts.append(cutter.next(part_bytes))
+    return parts
 
 
 def encode_keyframe_part(part: KeyframePart) -> bytes:

@@ -4,8 +4,9 @@ full image in parts that follow within the rate (docs/bitstream.md, "Keyframe pa
 The first version is the same keyframe (identity, parameters, versions) with its image at half
 resolution (a third or a quarter if need be), WebP at the highest quality whose whole message
 fits ``FIRST_VERSION_MAX_BYTES``: the receiver upsamples it and redraws from it as from the full
-image. The full image, coded as a keyframe's always is, then goes in
-keyframe part messages and replaces it.
+image. The full image, coded as a keyframe's always is (or, given a byte limit, at a lower
+quality: a sender on a narrow link chooses the limit so that the parts cross it in seconds),
+then goes in keyframe part messages and replaces it.
 """
 
 from __future__ import annotations
@@ -35,30 +36,41 @@ FIRST_VERSION_SCALES = (2, 3, 4)
 """The first version's sides are the full image's divided by one of these, the first that fits."""
 FIRST_VERSION_QUALITIES = (40, 30, 20, 10, 5, 1)
 """Tried in this order at each scale; the first message that fits is used."""
+FULL_QUALITIES = (80, 70, 60, 50, 40, 30, 20, 10, 5)
+"""Full image qualities below the default, tried in this order for a byte limit: on 40
+training keyframes (256x256 WebP) 87 takes 9.9 kB at 40.3 dB PSNR, 40 4.2 kB at 34.4 dB,
+20 3.0 kB at 32.3 dB, 5 2.0 kB at 30.1 dB; lowering the quality at full size costs fewer
+bytes per dB than a smaller image upsampled (docs/bitstream.md, "Keyframe part message")."""
 
 
 @dataclass(frozen=True)
 class ProgressiveKeyframe:
     first: bytes
     """The keyframe message with the first version of the image."""
-    parts: list[bytes]
-    """Keyframe part messages carrying the full image, in order."""
+    seq: int
+    """The keyframe's seq, which its parts name."""
     full: CodedImage
     """The full image the parts carry."""
+
+    def parts(self, part_bytes: int) -> list[bytes]:
+        """Keyframe part messages carrying the full image in order, each with at most
+        ``part_bytes`` of it (a sender on a link cuts them as it goes: ``PartCutter``)."""
+        return encode_keyframe_parts(self.seq, self.full.data, part_bytes)
 
 
 def encode_progressive_keyframe(
     keyframe: Keyframe,
     op: OperatingPoint,
-    part_bytes: int,
+    max_full_bytes: int | None = None,
     codec: ImageCodec = DEFAULT_IMAGE_CODEC,
     quality: int = DEFAULT_IMAGE_QUALITY,
 ) -> ProgressiveKeyframe:
-    """``keyframe`` as a first version of at most ``FIRST_VERSION_MAX_BYTES`` and parts of at
-    most ``part_bytes`` of its full image (coded with ``codec`` at ``quality``, as
-    ``encode_keyframe`` codes it); ValueError if not even the smallest first version fits."""
+    """``keyframe`` as a first version of at most ``FIRST_VERSION_MAX_BYTES`` and its full image
+    coded with ``codec`` at ``quality`` (as ``encode_keyframe`` codes it), or at the highest of
+    ``FULL_QUALITIES`` below it whose image fits ``max_full_bytes`` (the lowest if none does);
+    ValueError if not even the smallest first version fits."""
     h, w = keyframe.image.shape[:2]
-    full = CodedImage.encode(keyframe.image, codec, quality)
+    full = full_image(keyframe.image, max_full_bytes, codec, quality)
     refinement = Refinement.of(full.data, codec, w, h)
     for scale in FIRST_VERSION_SCALES:
         side = (max(MIN_IMAGE_SIDE, w // scale), max(MIN_IMAGE_SIDE, h // scale))
@@ -68,9 +80,23 @@ def encode_progressive_keyframe(
         for q in FIRST_VERSION_QUALITIES:
             first = encode_keyframe(small, op, ImageCodec.WEBP, q, refinement)
             if len(first) <= FIRST_VERSION_MAX_BYTES:
-                parts = encode_keyframe_parts(keyframe.params.seq, full.data, part_bytes)
-                return ProgressiveKeyframe(first, parts, full)
+                return ProgressiveKeyframe(first, keyframe.params.seq, full)
     raise ValueError(f"no first version of this keyframe fits {FIRST_VERSION_MAX_BYTES} bytes")
+
+
+def full_image(
+    image: np.ndarray, max_bytes: int | None, codec: ImageCodec, quality: int
+) -> CodedImage:
+    """(H, W, 3) ``image`` coded at ``quality``, or at the highest of ``FULL_QUALITIES`` below
+    it that fits ``max_bytes`` (the lowest if none does); None: at ``quality``."""
+    coded = CodedImage.encode(image, codec, quality)
+    if max_bytes is None:
+        return coded
+    for lower in (q for q in FULL_QUALITIES if q < quality):
+        if len(coded.data) <= max_bytes:
+            break
+        coded = CodedImage.encode(image, codec, lower)
+    return coded
 
 
 def upsampled(image: np.ndarray, width: int, height: int) -> np.ndarray:

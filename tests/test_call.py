@@ -137,10 +137,10 @@ def test_a_call_through_a_narrow_lossy_link_reports_what_the_link_did(tmp_path) 
 
 def every_decoded_frame_came_out(received: ReceiveStats) -> bool:
     """Each decoded frame was drawn from its own parameters or came after its time (a loaded
-    machine); a keyframe mid-call adds its own frame to the output (the clip has a face in
-    every frame)."""
+    machine); each keyframe adds its own frame to the output (the first one starts it; the clip
+    has a face in every frame)."""
     drawn = received.output[FrameStatus.RECEIVED.value] + received.late
-    return received.frames_decoded <= drawn < received.frames_decoded + len(received.keyframes)
+    return received.frames_decoded <= drawn <= received.frames_decoded + len(received.keyframes)
 
 
 @pytest.mark.parametrize("loss", [0.1, 0.3])

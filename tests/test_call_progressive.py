@@ -21,8 +21,8 @@ from facecodec.codec.image import (
     decode_image,
     encode_image,
 )
-from facecodec.codec.progressive import FIRST_VERSION_MAX_BYTES
-from facecodec.receiver.concealment import OutputFrame
+from facecodec.codec.progressive import FIRST_VERSION_MAX_BYTES, FULL_QUALITIES
+from facecodec.receiver.concealment import FrameStatus, OutputFrame
 from facecodec.sender.prior import MediaPipePrior, PriorConfig, PriorFrame
 from facecodec.transport import CallConfig
 from facecodec.transport.call import open_loopback_pair
@@ -56,15 +56,16 @@ class Timeline:
     session: list[ReceiveSession] = field(default_factory=list)
     keyframes: list[tuple[float, Keyframe, bool, int]] = field(default_factory=list)
     """(time, keyframe, complete, frames decoded so far)."""
-    first_face_s: float | None = None
+    first_face: tuple[float, OutputFrame] | None = None
+    """When the first face came out, and the frame."""
 
     def keyframe(self, keyframe: Keyframe, complete: bool = True) -> None:
         decoded = self.session[0].stats.frames_decoded
         self.keyframes.append((asyncio.get_running_loop().time(), keyframe, complete, decoded))
 
     def frame(self, frame: OutputFrame, due_ms: float) -> None:
-        if self.first_face_s is None and frame.params.face:
-            self.first_face_s = asyncio.get_running_loop().time()
+        if self.first_face is None and frame.params.face:
+            self.first_face = asyncio.get_running_loop().time(), frame
 
 
 def test_a_progressive_keyframe_starts_the_face_on_an_8_kbps_link_and_is_refined() -> None:
@@ -118,18 +119,28 @@ def test_a_progressive_keyframe_starts_the_face_on_an_8_kbps_link_and_is_refined
         assert sent.keyframe_parts > 1
         first, full = timeline.keyframes[:2]
         assert (first[2], full[2]) == (False, True)
-        # The first face came out from the first version, before the full keyframe arrived,
-        # and frames decoded meanwhile.
-        assert timeline.first_face_s is not None and timeline.first_face_s < full[0]
-        assert full[3] > first[3]
-        # The full image replaced the first version: the sender's image as coded, bit-exact,
-        # for the same keyframe (the frames' reference did not change).
+        # The first face was drawn from the first version, before the full keyframe arrived:
+        # the keyframe's own frame, a true frame of the call, as soon as it was there. Frames
+        # decoded while the parts were in flight.
         original = face_prior.made[0]
-        coded = encode_image(original.image, DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY)
+        assert timeline.first_face is not None
+        first_face_s, first_face = timeline.first_face
+        assert first[0] <= first_face_s < full[0]
+        assert first_face.params.seq == original.params.seq
+        assert first_face.status == FrameStatus.RECEIVED
+        assert full[3] > first[3]
+        # The full image replaced the first version: the sender's image as coded (at the
+        # default quality or a lower one that crosses this link sooner), bit-exact, for the
+        # same keyframe (the frames' reference did not change).
         h, w = original.image.shape[:2]
-        expected = decode_image(coded, DEFAULT_IMAGE_CODEC, w, h)
-        assert np.array_equal(full[1].image, expected)
-        assert received.refined[0] == len(coded)
+        coded = [
+            encode_image(original.image, DEFAULT_IMAGE_CODEC, quality)
+            for quality in (DEFAULT_IMAGE_QUALITY, *FULL_QUALITIES)
+        ]
+        expected = [decode_image(data, DEFAULT_IMAGE_CODEC, w, h) for data in coded]
+        match = [np.array_equal(full[1].image, image) for image in expected]
+        assert any(match)
+        assert received.refined[0] == len(coded[match.index(True)])
         assert full[1].params.seq == first[1].params.seq == original.params.seq
         assert np.array_equal(full[1].identity, first[1].identity)
         assert first[1].image.shape == (h, w, 3)

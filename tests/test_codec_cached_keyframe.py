@@ -54,12 +54,12 @@ def test_the_receiver_builds_the_entry_the_sender_names_from_a_whole_keyframe(ke
 
 
 def test_the_receiver_builds_the_entry_the_sender_names_from_a_progressive_keyframe(keyframe):
-    progressive = encode_progressive_keyframe(keyframe, OP, part_bytes=500)
+    progressive = encode_progressive_keyframe(keyframe, OP)
     first = decode_keyframe_message(progressive.first)
     assert first.refinement is not None
     assembler = RefinementAssembler(keyframe.params.seq, first.refinement)
     data = None
-    for part in progressive.parts:
+    for part in progressive.parts(500):
         data = assembler.add(decode_keyframe_part(part))
     promised = first.refinement
     received = CodedImage(promised.codec, promised.width, promised.height, data)
@@ -98,7 +98,6 @@ def test_a_keyframe_message_that_is_no_entry_is_refused_even_under_its_own_key(k
         encode_progressive_keyframe(
             dataclasses.replace(keyframe, params=dataclasses.replace(keyframe.params, seq=0)),
             OperatingPoint(),
-            part_bytes=500,
         ).first,
     ):
         with pytest.raises(BitstreamError, match="not a cache entry"):

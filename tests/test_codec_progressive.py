@@ -25,9 +25,10 @@ from facecodec.codec import (
 from facecodec.codec.choose_image_quality import psnr
 from facecodec.codec.image import decode_image, encode_image
 from facecodec.codec.keyframe import carried
-from facecodec.codec.keyframe_part import encode_keyframe_part
+from facecodec.codec.keyframe_part import PartCutter, encode_keyframe_part
 from facecodec.codec.progressive import (
     FIRST_VERSION_MAX_BYTES,
+    FULL_QUALITIES,
     encode_progressive_keyframe,
     upsampled,
 )
@@ -50,7 +51,7 @@ def _reseal(body: bytes) -> bytes:
 
 
 def test_first_version_then_parts_give_the_full_keyframe(keyframe):
-    progressive = encode_progressive_keyframe(keyframe, OP, PART_BYTES)
+    progressive = encode_progressive_keyframe(keyframe, OP)
     message = decode_keyframe_message(progressive.first)
     first, refinement = message.keyframe, message.refinement
     assert message.op == OP and refinement is not None
@@ -72,14 +73,42 @@ def test_first_version_then_parts_give_the_full_keyframe(keyframe):
         )
     )
     # The parts carry the full image as a whole keyframe codes it, bit-exact.
-    assert len(progressive.parts) > 1
+    assert len(progressive.parts(PART_BYTES)) > 1
     assembler = RefinementAssembler(keyframe.params.seq, refinement)
-    outputs = [assembler.add(decode_keyframe_part(p)) for p in progressive.parts]
+    outputs = [assembler.add(decode_keyframe_part(p)) for p in progressive.parts(PART_BYTES)]
     assert outputs[:-1] == [None] * (len(outputs) - 1)
     full = encode_image(keyframe.image, ImageCodec.WEBP, 87)
     assert outputs[-1] == full and refinement == Refinement.of(full, ImageCodec.WEBP, 256, 256)
-    assert all(len(decode_keyframe_part(p).data) <= PART_BYTES for p in progressive.parts)
+    assert all(
+        len(decode_keyframe_part(p).data) <= PART_BYTES for p in progressive.parts(PART_BYTES)
+    )
     assert decode_image(outputs[-1], refinement.codec, 256, 256).shape == (256, 256, 3)
+
+
+def test_a_byte_limit_lowers_the_full_image_quality_and_parts_cut_as_they_go_carry_it(keyframe):
+    default = encode_image(keyframe.image, ImageCodec.WEBP, 87)
+    progressive = encode_progressive_keyframe(keyframe, OP, max_full_bytes=len(default) // 2)
+    limited = progressive.full.data
+    assert len(limited) <= len(default) // 2
+    # The highest quality that fits: the next one up does not.
+    quality = next(
+        q for q in FULL_QUALITIES if encode_image(keyframe.image, ImageCodec.WEBP, q) == limited
+    )
+    higher = [q for q in (87, *FULL_QUALITIES) if q > quality]
+    assert len(encode_image(keyframe.image, ImageCodec.WEBP, min(higher))) > len(default) // 2
+    refinement = decode_keyframe_message(progressive.first).refinement
+    assert refinement == Refinement.of(limited, ImageCodec.WEBP, 256, 256)
+    # Parts of whatever size the link holds at the time put it together bit-exact.
+    cutter = PartCutter(keyframe.params.seq, limited)
+    assembler = RefinementAssembler(keyframe.params.seq, refinement)
+    sizes = iter([64, 1, 300, 17] * 100)
+    outputs = []
+    while cutter.remaining_bytes:
+        outputs.append(assembler.add(decode_keyframe_part(cutter.next(next(sizes)))))
+    assert outputs[-1] == limited and outputs[:-1] == [None] * (len(outputs) - 1)
+    # A limit no quality meets gives the lowest.
+    smallest = encode_progressive_keyframe(keyframe, OP, max_full_bytes=1).full.data
+    assert smallest == encode_image(keyframe.image, ImageCodec.WEBP, FULL_QUALITIES[-1])
 
 
 def test_malformed_refinement_fields_are_refused(keyframe):

@@ -83,8 +83,8 @@ def _valid_messages(params, identity, image) -> tuple[list[bytes], Keyframe, Ope
         encode_control(ReceiverReport(99_999, 12, 85, 2400)),
         encode_control(CacheAnswer(4321, True)),
     ]
-    progressive = encode_progressive_keyframe(keyframe, OPS[0], part_bytes=700)
-    messages += [progressive.first, *progressive.parts]
+    progressive = encode_progressive_keyframe(keyframe, OPS[0])
+    messages += [progressive.first, *progressive.parts(700)]
     entry = keyframe_entry(keyframe, progressive.full)
     messages += [entry, encode_cached_keyframe(CachedKeyframe(3, OPS[2], keyframe_key(entry)))]
     return messages, keyframe, OPS[0]

@@ -47,7 +47,13 @@ LOOPBACK_HOST = "127.0.0.1"
 @dataclass(frozen=True)
 class CallConfig:
     report_interval_ms: float = 1000.0
-    """How often an end that receives frames sends a receiver report."""
+    """How often an end that receives frames sends a receiver report, at most."""
+    report_messages: int = 2
+    """A report waits for this many frames messages since the last one (or for
+    ``max_report_interval_ms``): where the sender bundles a second of frames (a narrow link),
+    a report a second would cost it an acknowledgement (93 B) in every second of its link."""
+    max_report_interval_ms: float = 4000.0
+    """Longest time between two reports while frames messages have arrived."""
     frames_queue_messages: int = 256
     """Received frames messages kept for a slow consumer before the oldest are dropped."""
     feedback_queue_reports: int = 16
@@ -277,11 +283,19 @@ class Call:
         self.feedback.put(self.frames.feedback.on_report(report, self._now_ms()))
 
     async def _send_reports(self) -> None:
+        config, last_ms = self._config, self._now_ms()
         while True:
-            await asyncio.sleep(self._config.report_interval_ms / 1000)
+            await asyncio.sleep(config.report_interval_ms / 1000)
+            waited_ms = self._now_ms() - last_ms
+            if (
+                self.frames.arrivals_pending < config.report_messages
+                and waited_ms < config.max_report_interval_ms
+            ):
+                continue
             report = self.frames.report()
             if report is not None:
                 self.control.send_report(report)
+                last_ms = self._now_ms()
 
 
 def _copy_link_stats(link: EmulatedLink | None) -> LinkStats | None:

@@ -205,6 +205,11 @@ class FramesChannel(MessageChannel):
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=MAX_ARRIVALS)
         """(seq, arrival ms) of the messages received since the last report."""
 
+    @property
+    def arrivals_pending(self) -> int:
+        """Frames messages received since the last report (at most ``MAX_ARRIVALS``)."""
+        return len(self._arrivals)
+
     def report(self) -> ReceiverReport | None:
         """What this end has received so far; None before the first message."""
         if self.tracker.highest is None:
