@@ -105,10 +105,6 @@ PART_SHARE_OF_QUEUE = 0.3
 """A keyframe part takes at most this share of the wire budget's queue bound: small enough to
 fit beside the frames messages and the acknowledgements in one second of the wire target, and
 to cross the link far below SCTP's retransmission timer (1 s at least)."""
-PART_SHARE_OF_WIRE = 0.75
-"""Share of the wire target the bundler leaves to a refinement while it is in flight: it then
-bundles the frames to the latency bound, spending the wire on the parts rather than on more
-frames messages' headers."""
 MIN_PART_BYTES = 64
 """Smallest keyframe part payload, whatever the budget (a part's headers are about 100 B)."""
 PART_HEADER_BYTES = 17
@@ -482,7 +478,10 @@ class SendSession:
             data, full = progressive.first, progressive.full
             self._cutter = PartCutter(progressive.seq, full.data)
             self._refining = keyframe, full
-            self._reserve(PART_SHARE_OF_WIRE * self.controller.wire.rate_bps)
+            # The frames are bundled to the latency bound meanwhile: one message a second, as
+            # the room a part leaves them counts (``_send_parts``), and the wire the bundler
+            # would spend on more messages' headers goes to the parts.
+            self._reserve(self.controller.wire.rate_bps)
         # Counted in the wire budget when it goes, after coding the images (tens of ms): counted
         # at the frame's time, it left the budget's window before it left the link's.
         now = self.clock()
