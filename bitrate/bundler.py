@@ -49,10 +49,15 @@ class BundlingConfig:
     """Longest a frame waits for its message to be sent."""
     wire_bitrate_bps: float | None = None
     """Wire bit rate (payload and headers) to stay under; None: always bundle to the latency."""
+    max_items: int = 64
+    """Most items one bundle holds (the codec's limit on frames per message); a bundle that
+    fills is due at once, and what comes beyond it waits for the next."""
 
     def __post_init__(self) -> None:
         if self.max_latency_ms <= 0:
             raise ValueError("max latency must be positive")
+        if self.max_items < 1:
+            raise ValueError("a bundle holds at least one item")
         if self.wire_bitrate_bps is not None and self.wire_bitrate_bps <= self.min_wire_bps:
             raise ValueError(
                 f"a wire target of {self.wire_bitrate_bps:.0f} bit/s leaves no room for payload: "
@@ -104,13 +109,17 @@ class Bundler(Generic[T]):
             # One message per interval; a frame after a quiet spell goes out at once.
             self._flush_at_ms = max(now_ms, self._last_flush_ms + self.interval_ms(now_ms))
         self._pending.append(item)
+        if len(self._pending) >= self.config.max_items:
+            self._flush_at_ms = min(self._flush_at_ms or now_ms, now_ms)
 
     def due(self, now_ms: float) -> list[T]:
-        """The bundle to send now, oldest first; empty while its time has not come."""
+        """The bundle to send now, oldest first and at most ``max_items``; empty while its time
+        has not come. Items beyond a full bundle are due at once as the next one."""
         if self._flush_at_ms is None or now_ms < self._flush_at_ms:
             return []
-        bundle, self._pending = self._pending, []
-        self._flush_at_ms = None
+        limit = self.config.max_items
+        bundle, self._pending = self._pending[:limit], self._pending[limit:]
+        self._flush_at_ms = now_ms if self._pending else None
         self._last_flush_ms = now_ms
         return bundle
 

@@ -79,6 +79,7 @@ from facecodec.codec import (
     encode_control,
     is_sent,
 )
+from facecodec.codec.frames import MAX_BUNDLE_FRAMES
 from facecodec.codec.image import DEFAULT_IMAGE_CODEC, DEFAULT_IMAGE_QUALITY, CodedImage
 from facecodec.codec.keyframe import carried, encode_coded_keyframe
 from facecodec.codec.keyframe_part import PartCutter
@@ -158,7 +159,7 @@ class SendConfig:
 
     @property
     def bundling(self) -> BundlingConfig:
-        return BundlingConfig(self.max_latency_ms, self.wire_bitrate_bps)
+        return BundlingConfig(self.max_latency_ms, self.wire_bitrate_bps, MAX_BUNDLE_FRAMES)
 
     def rate_control(
         self, table: RateTable | None, capture_fps: float, log: DecisionLog | None = None

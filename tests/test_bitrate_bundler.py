@@ -69,3 +69,16 @@ def test_the_sliding_window_forgets_what_left_it_without_being_asked() -> None:
         window.add(i * 40.0, 10)
     assert len(window) == 25
     assert window.rate_bps(9_999 * 40.0) == 25 * 10 * 8
+
+
+def test_a_bundle_never_holds_more_than_a_message_can_carry() -> None:
+    """Frames that pile up (a stalled event loop releases a backlog at once) go out as full
+    bundles, each due at once, none past ``max_items``."""
+    bundler: Bundler[int] = Bundler(BundlingConfig(max_latency_ms=1000, max_items=4))
+    for seq in range(10):
+        bundler.add(seq, 0.0)
+    bundles = []
+    while bundle := bundler.due(0.0):
+        bundles.append(bundle)
+    assert bundles == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert bundler.next_flush_ms is None
