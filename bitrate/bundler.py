@@ -84,22 +84,34 @@ class Bundler(Generic[T]):
         self._flush_at_ms: float | None = None
         self._last_flush_ms = -math.inf
         self._payload = SlidingWindow()
-        self.reserved_wire_bps = 0.0
-        """Wire rate kept for other messages (a keyframe refinement) while it is set."""
+        self.min_interval_ms = 0.0
+        """While set, messages go at least this far apart, longer than the latency budget if
+        need be (a keyframe refinement: bundled to the wire budget's window, no window holds
+        two frames messages, and the wire fewer messages' headers would take goes to the
+        parts)."""
 
     @property
     def next_flush_ms(self) -> float | None:
         """When the pending bundle is to be sent; None while nothing is pending."""
         return self._flush_at_ms
 
+    def next_message_ms(self, now_ms: float) -> float:
+        """When the next message goes at the earliest: the pending bundle's time, else one
+        interval after the last message (or now)."""
+        if self._flush_at_ms is not None:
+            return self._flush_at_ms
+        return max(now_ms, self._last_flush_ms + self.interval_ms(now_ms))
+
     def interval_ms(self, now_ms: float) -> float:
-        """Time between messages: the latency budget, or less while the wire target allows."""
+        """Time between messages: the latency budget, or less while the wire target allows;
+        ``min_interval_ms`` at least."""
+        return max(self.min_interval_ms, self._wire_interval_ms(now_ms))
+
+    def _wire_interval_ms(self, now_ms: float) -> float:
         wire_bps = self.config.wire_bitrate_bps
         if wire_bps is None:
             return self.config.max_latency_ms
-        room_bps = WIRE_HEADROOM * (wire_bps - self.reserved_wire_bps) - self._payload.rate_bps(
-            now_ms
-        )
+        room_bps = WIRE_HEADROOM * wire_bps - self._payload.rate_bps(now_ms)
         if room_bps <= 0:
             return self.config.max_latency_ms
         return min(self.config.max_latency_ms, FRAMES_MESSAGE_OVERHEAD_BYTES * 8000 / room_bps)

@@ -21,6 +21,7 @@ message on the wire.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 from .window import WINDOW_MS, SlidingWindow
 
@@ -82,10 +83,11 @@ class WireBudget:
         self._unscheduled.add(now_ms, wire_bytes)
         self._bursts.append((now_ms, wire_bytes))
 
-    def room_bytes(self, now_ms: float) -> float:
-        """Most wire bytes that may be sent at ``now_ms`` within both bounds."""
+    def room_bytes(self, now_ms: float, due: Sequence[tuple[float, float]] = ()) -> float:
+        """Most wire bytes that may be sent at ``now_ms`` within both bounds, beside the
+        messages ``due`` ((time ms, wire bytes), at now or later) the end will send."""
         self._drain(now_ms)
-        window_room = self.rate_bps * WINDOW_MS / 8000 - self._fullest_window(now_ms)
+        window_room = self.rate_bps * WINDOW_MS / 8000 - self._fullest_window(now_ms, due)
         queue_room = self.rate_bps * self.max_queue_ms / 8000 - self._backlog_bytes
         return min(window_room, queue_room)
 
@@ -98,24 +100,35 @@ class WireBudget:
         elapsed_ms = min(UNSCHEDULED_WINDOW_MS, max(WINDOW_MS, now_ms - self._started_ms))
         return self._unscheduled.total(now_ms) * 8000 / elapsed_ms
 
-    def _fullest_window(self, now_ms: float) -> float:
+    def _fullest_window(self, now_ms: float, due: Sequence[tuple[float, float]]) -> float:
         """Bytes of the fullest window (1 s and the send lag) that contains ``now_ms``, with the
-        unscheduled bytes expected in its future part. The window ending ``ahead`` ms from now
-        holds what was sent since ``now - (HELD_WINDOW_MS - ahead)``; it is fullest just before
-        an entry leaves it, so only those ends (and the window starting now) are looked at."""
+        unscheduled bytes expected in its future part and the ``due`` messages it holds. The
+        window ending ``ahead`` ms from now holds what was sent since
+        ``now - (HELD_WINDOW_MS - ahead)``; it is fullest just before an entry leaves it or
+        just as a due message enters it, so only those ends (and the window starting now) are
+        looked at."""
         while self._bursts and self._bursts[0][0] <= now_ms - UNSCHEDULED_WINDOW_MS:
             self._bursts.popleft()
         bytes_per_ms = self.unscheduled_bps(now_ms) / 8000
         burst = max((amount for _, amount in self._bursts), default=0.0)
+        entries = self._window.entries()
 
-        def expected(ahead_ms: float) -> float:
-            return bytes_per_ms * ahead_ms + burst
+        def held(ahead_ms: float, past_bytes: float) -> float:
+            future = sum(amount for t_ms, amount in due if t_ms - now_ms <= ahead_ms)
+            return past_bytes + bytes_per_ms * ahead_ms + burst + future
+
+        def past(ahead_ms: float) -> float:
+            start_ms = now_ms + ahead_ms - HELD_WINDOW_MS
+            return sum(amount for t_ms, amount in entries if t_ms > start_ms)
 
         remaining = self._window.total(now_ms)
-        fullest = max(remaining, expected(HELD_WINDOW_MS))
-        for t_ms, amount in self._window.entries():
-            fullest = max(fullest, remaining + expected(t_ms + HELD_WINDOW_MS - now_ms))
+        fullest = max(remaining, held(HELD_WINDOW_MS, 0.0))
+        for t_ms, amount in entries:
+            fullest = max(fullest, held(t_ms + HELD_WINDOW_MS - now_ms, remaining))
             remaining -= amount
+        for t_ms, _ in due:
+            ahead_ms = min(HELD_WINDOW_MS, max(0.0, t_ms - now_ms))
+            fullest = max(fullest, held(ahead_ms, past(ahead_ms)))
         return fullest
 
     def queue_delay_ms(self, now_ms: float) -> float:

@@ -65,6 +65,7 @@ from facecodec.bitrate import (
 from facecodec.bitrate.bundler import frames_wire_bytes
 from facecodec.bitrate.fixed_point import FixedPoint
 from facecodec.bitrate.window import WINDOW_MS
+from facecodec.bitrate.wire_budget import HELD_WINDOW_MS
 from facecodec.codec import (
     BitstreamError,
     CacheAnswer,
@@ -102,10 +103,11 @@ from .tasks import stop
 
 MAX_FRAME_AGE_MS = 500.0
 """Frames older than this when the prior releases them are not sent."""
-PART_SHARE_OF_QUEUE = 0.3
-"""A keyframe part takes at most this share of the wire budget's queue bound: small enough to
-fit beside the frames messages and the acknowledgements in one second of the wire target, and
-to cross the link far below SCTP's retransmission timer (1 s at least)."""
+PART_SHARE_OF_QUEUE = 0.6
+"""A keyframe part takes at most this share of the wire budget's queue bound, and waits for room
+for half as much: small enough to fit beside a frames message and the acknowledgements in one
+window of the wire budget, and to cross the link below SCTP's retransmission timer (1 s at
+least); large enough that its headers (about 116 B) are not most of it."""
 MIN_PART_BYTES = 64
 """Smallest keyframe part payload, whatever the budget (a part's headers are about 100 B)."""
 PART_HEADER_BYTES = 17
@@ -116,6 +118,9 @@ long beside the frames (codec/progressive.py's ``full_image``)."""
 ACKNOWLEDGEMENT_BPS = 2 * SACK_WIRE_BYTES * 8
 """What the sender expects to owe the receiver before it has measured it: an SCTP
 acknowledgement for each of its two reports a second (the codec's, the transport's)."""
+SPACING_SLACK_MS = 10.0
+"""Frames messages during a refinement go this much further apart than the wire budget's
+window is long, so that no window holds two of them whatever the rounding."""
 CACHE_ANSWER_MS = 2000.0
 """How long the sender waits for the answer to a cached keyframe. It came 0.2 s after the
 question over a 2 kbps link with 100 ms each way (benchmark/link_calls.py --repeat-caller); a
@@ -479,10 +484,7 @@ class SendSession:
             data, full = progressive.first, progressive.full
             self._cutter = PartCutter(progressive.seq, full.data)
             self._refining = keyframe, full
-            # The frames are bundled to the latency bound meanwhile: one message a second, as
-            # the room a part leaves them counts (``_send_parts``), and the wire the bundler
-            # would spend on more messages' headers goes to the parts.
-            self._reserve(self.controller.wire.rate_bps)
+            self._bundler.min_interval_ms = self._refinement_interval_ms()
         # Counted in the wire budget when it goes, after coding the images (tens of ms): counted
         # at the frame's time, it left the budget's window before it left the link's.
         now = self.clock()
@@ -524,10 +526,12 @@ class SendSession:
     def _refinement_bytes(self) -> int:
         """The full image's bytes that cross the wire in ``REFINEMENT_S`` in parts of the
         largest size, in what the frames (at the controller's budget) and the
-        acknowledgements leave of the wire budget. A part goes when a window of the budget (a
-        second and the send lag) holds it beside two frames messages a second apart, the
-        acknowledgements at their rate plus their largest burst (bitrate/wire_budget.py), and
-        the room kept for the next frames message (``_send_parts``)."""
+        acknowledgements leave of the wire budget. A part goes when every window of the budget
+        (a second and the send lag) that holds it also holds the frames messages in it or due
+        in it (``_send_parts``) and the acknowledgements at their rate plus their largest burst
+        (bitrate/wire_budget.py). Reckoned as if two frames messages shared a window, which they
+        no longer do during a refinement: on narrow links the image comes out at the lowest
+        quality, and crosses in about as long as ``REFINEMENT_S`` at 8 kbps."""
         wire = self.controller.wire
         assert wire is not None and isinstance(self.call, Call)
         owed_bps = max(wire.unscheduled_bps(self.clock()), ACKNOWLEDGEMENT_BPS)
@@ -545,33 +549,45 @@ class SendSession:
         header = self.call.control.message_wire_bytes(PART_HEADER_BYTES)
         return max(MIN_PART_BYTES, int(part_wire) - header)
 
-    def _reserve(self, bps: float) -> None:
-        """Keep ``bps`` of the wire target from the bundler's extra messages (for a
-        refinement); the frames' payload budget stays as it is."""
-        self._bundler.reserved_wire_bps = bps
+    def _refinement_interval_ms(self) -> float:
+        """How far apart frames messages go while a refinement is in flight: the latency bound,
+        stretched as the wire budget's window is (a second and the send lag), so that the
+        window holds as many frames messages as a second would (one at a bound of a second,
+        not two) and the rest of it goes to the parts; the wire more messages' headers would
+        take goes to them too."""
+        return self.config.max_latency_ms * HELD_WINDOW_MS / WINDOW_MS + SPACING_SLACK_MS
+
+    def _frames_due(self, now: float) -> list[tuple[float, float]]:
+        """The frames messages the bundler will send within the wire budget's window from
+        ``now`` (time ms, wire bytes), each at the controller's budget for its interval."""
+        interval = self._bundler.interval_ms(now)
+        size = self.controller.frames_wire_bps * interval / 8000
+        first = self._bundler.next_message_ms(now)
+        count = 1 + int(max(0.0, now + HELD_WINDOW_MS - first) // interval)
+        return [(first + k * interval, size) for k in range(count)]
 
     def _send_parts(self, now: float) -> None:
-        """Send the keyframe parts the wire budget holds now beside a second of the frames
-        messages at the controller's budget: the frames go first, a part takes what they
-        leave."""
+        """Send the keyframe parts the wire budget holds now beside the frames messages due at
+        the controller's budget: the frames go first, a part takes what they leave."""
         wire, cutter = self.controller.wire, self._cutter
         if cutter is None or wire is None or not isinstance(self.call, Call):
             return
         self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
-        frames_bytes = self.controller.frames_wire_bps * WINDOW_MS / 8000
         # The image bytes' padding to the SCTP chunk alignment comes on top of the header's.
         header = self.call.control.message_wire_bytes(PART_HEADER_BYTES) + SCTP_ALIGNMENT_BYTES
         largest = self._largest_part_bytes()
         while cutter.remaining_bytes:
-            fits = int(wire.room_bytes(now) - frames_bytes) - header
+            fits = int(wire.room_bytes(now, self._frames_due(now))) - header
             size = min(largest, cutter.remaining_bytes, fits)
-            if size < min(MIN_PART_BYTES, cutter.remaining_bytes):
+            # A smaller part would spend most of its wire on headers; the room comes back
+            # within the budget's window.
+            if size < min(max(MIN_PART_BYTES, largest // 2), cutter.remaining_bytes):
                 return
             self._send_scheduled(cutter.next(size), now)
             self._stats.keyframe_parts += 1
         self._stats.refinements += 1
         self._cutter = None
-        self._reserve(0.0)
+        self._bundler.min_interval_ms = 0.0
         assert self._refining is not None
         self._remember(*self._refining)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import pytest
 
 from facecodec.bitrate.bundler import (
@@ -82,3 +85,24 @@ def test_a_bundle_never_holds_more_than_a_message_can_carry() -> None:
         bundles.append(bundle)
     assert bundles == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert bundler.next_flush_ms is None
+
+
+def test_a_minimum_interval_spaces_the_messages_past_the_latency_budget() -> None:
+    """A refinement's spacing: each message at least that far from the last, every frame
+    out once."""
+    bundler: Bundler[float] = Bundler(BundlingConfig(1000, wire_bitrate_bps=8000))
+    bundler.min_interval_ms = 1110.0
+    sent_at: list[float] = []
+    frames = 0
+    for i in range(250):
+        now_ms = i * FRAME_MS
+        bundler.add(now_ms, now_ms)
+        if bundle := bundler.due(now_ms):
+            sent_at.append(now_ms)
+            frames += len(bundle)
+            bundler.on_sent(8 * len(bundle), now_ms)
+    assert bundler.next_message_ms(10_000.0) == bundler.next_flush_ms
+    frames += len(bundler.due(math.inf))
+    assert frames == 250
+    assert len(sent_at) > 5
+    assert min(b - a for a, b in itertools.pairwise(sent_at)) >= 1110.0

@@ -144,3 +144,32 @@ def test_the_wire_budget_leaves_room_for_the_acknowledgements_it_expects() -> No
     # 186 B/s of acknowledgements, one more kept as a burst, 300-B steps: 400 B/s of parts.
     assert budget.unscheduled_bps(19_980) == pytest.approx(8 * 2 * SACK_WIRE_BYTES, rel=0.01)
     assert parts * 300 / 20 >= 400
+
+
+def test_parts_leave_room_for_the_frames_messages_due() -> None:
+    """Frames messages of 300 B every 1.11 s (a refinement's spacing), acknowledgements every
+    500 ms, and parts of 300 B whenever the budget holds them beside the frames messages due:
+    every frames message still fits when it is due, no 1-second window holds more than the
+    wire target, and the parts take what is left. The acknowledgements' rate is measured
+    for 2 s first (the rate the look ahead expects settles then)."""
+    budget = WireBudget(8000, 1000)
+    sent: list[tuple[float, int]] = []
+    parts = 0
+    for t in range(-2000, 20_000, 10):
+        if t % 500 == 0:
+            budget.add_unscheduled(SACK_WIRE_BYTES, t)
+            sent.append((t, SACK_WIRE_BYTES))
+        if t < 0:
+            continue
+        if t % 1110 == 0:
+            assert budget.room_bytes(t) >= 300
+            budget.add(300, t)
+            sent.append((t, 300))
+        due = [(t - t % 1110 + 1110 * k, 300.0) for k in (1, 2)]
+        while budget.room_bytes(t, due) >= 300:
+            budget.add(300, t)
+            sent.append((t, 300))
+            parts += 1
+    windows = [sum(b for s, b in sent if t - 1000 < s <= t) for t in range(0, 20_000, 10)]
+    assert max(windows) <= 1000
+    assert parts * 300 / 20 >= 200
