@@ -44,6 +44,9 @@ from .synced_playout import SyncedPlayout
 DELIVERY_TIMEOUT_MS = 5000.0
 """After the last frame is sent, the sender hangs up once the receiver has every message the
 path did not drop, or after this long (a real path may lose messages that nothing counts)."""
+REPORT_TIMEOUT_MS = 6000.0
+"""Longest wait for the first receiver report: reports come at most
+``CallConfig.max_report_interval_ms`` (4 s) apart once a frames message arrived, plus the path."""
 POLL_MS = 5.0
 
 
@@ -191,6 +194,7 @@ class LoopbackCall:
                 )
             sent = await self.send.run(frames)
             await self._delivered(sent, dialer)
+            await self._reported(dialer)
             forward, reverse = dialer.stats.wire_bytes_sent, listener.stats.wire_bytes_sent
             rtt_ms = dialer.rtt_ms
             paths = (dialer.stats.link, listener.stats.link)
@@ -235,6 +239,17 @@ class LoopbackCall:
             if self.config.link is not None and not dialer.sending:
                 await asyncio.sleep(POLL_MS / 1000)  # the last arrival reaches the session
                 return  # and the emulated link lost the rest
+            await asyncio.sleep(POLL_MS / 1000)
+
+    async def _reported(self, dialer: Call) -> None:
+        """Once frames arrived, wait for the receiver's first report to reach the sender (at
+        most REPORT_TIMEOUT_MS), so that the report has a round-trip time: reports wait for two
+        frames messages, and a short call on a loaded machine ended before the first."""
+        assert self.receive is not None
+        if not self.receive.stats.messages:
+            return
+        deadline = now_ms() + REPORT_TIMEOUT_MS
+        while dialer.rtt_ms is None and now_ms() < deadline:
             await asyncio.sleep(POLL_MS / 1000)
 
     def _voice(self) -> FileAudio | None:
