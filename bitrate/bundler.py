@@ -122,7 +122,7 @@ class Bundler(Generic[T]):
             self._flush_at_ms = max(now_ms, self._last_flush_ms + self.interval_ms(now_ms))
         self._pending.append(item)
         if len(self._pending) >= self.config.max_items:
-            self._flush_at_ms = min(self._flush_at_ms or now_ms, now_ms)
+            self._flush_at_ms = now_ms
 
     def due(self, now_ms: float) -> list[T]:
         """The bundle to send now, oldest first and at most ``max_items``; empty while its time
