@@ -23,6 +23,7 @@ from facecodec.sender.capture import open_source
 from facecodec.sender.prior import FacePrior, MediaPipePrior
 from facecodec.transport import Call, CallConfig, Impairment
 from facecodec.transport.audio import SAMPLE_RATE, AudioConfig, AudioStats, OpusSendTrack
+from facecodec.transport.bounded_wait import finished
 from facecodec.transport.call import open_loopback_pair
 from facecodec.transport.link_emulator import LinkConfig, LinkStats
 
@@ -48,6 +49,10 @@ REPORT_TIMEOUT_MS = 6000.0
 """Longest wait for the first receiver report: reports come at most
 ``CallConfig.max_report_interval_ms`` (4 s) apart once a frames message arrived, plus the path."""
 POLL_MS = 5.0
+END_TIMEOUT_S = 10.0
+"""Longest wait, after the hang-up, for each end of the call to wind down: the receiving end's
+loop, the voice's sending and playout tasks; one still running then is named in a warning and
+left behind, so that the call always ends and writes its files."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class LoopbackConfig:
     """The voice, when the input has an audio track (None: the face only)."""
     keyframe_cache: KeyframeCacheConfig | None = None
     """Keyframes kept between calls (the receiver's, and the sender's own), or none."""
+    end_timeout_s: float = END_TIMEOUT_S
+    """See END_TIMEOUT_S (the peer connections' own close is bounded by ``CallConfig``)."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +208,7 @@ class LoopbackCall:
             if audio_tasks:
                 audio_tasks[0].cancel()  # the input's audio may outlast its frames
             await dialer.close()
-            received = await receiving
+            received = await self._received(receiving, listener)
             seconds = (now_ms() - start_ms) / 1000
         audio = await self._voice_result(track, audio_tasks)
         await asyncio.to_thread(self.render.close)
@@ -252,6 +259,14 @@ class LoopbackCall:
         while dialer.rtt_ms is None and now_ms() < deadline:
             await asyncio.sleep(POLL_MS / 1000)
 
+    async def _received(self, receiving: asyncio.Future, listener: Call) -> ReceiveStats:
+        """What the receiving session got; it ends when the hang-up reaches the listener, or
+        when the listener hangs up too because the hang-up did not come in time."""
+        what = "the receiving session (the hang-up did not reach it)"
+        if not await finished(receiving, self.config.end_timeout_s, what):
+            await listener.close()  # its channels end, and with them the session
+        return await receiving
+
     def _voice(self) -> FileAudio | None:
         """The input's audio track, if it has one and the voice is on."""
         if self.config.audio is None:
@@ -289,8 +304,16 @@ class LoopbackCall:
     ) -> AudioResult | None:
         if track is None or not tasks:
             return None
-        await asyncio.gather(tasks[0], return_exceptions=True)
-        played = await tasks[1]
+        sending, playing = tasks
+        # The sending was cancelled at the hang-up: how it ended is no failure of the call.
+        if await finished(sending, self.config.end_timeout_s, "the voice's sending"):
+            await asyncio.gather(sending, return_exceptions=True)
+        what = "the voice's playout (the far end's audio track did not end)"
+        if not await finished(playing, self.config.end_timeout_s, what):
+            playing.cancel()  # what was placed is played out all the same
+            await asyncio.gather(playing, return_exceptions=True)
+        assert self.audio is not None
+        played = self.audio.stats if playing.cancelled() else playing.result()
         self._voice_source.close()
         assert self.recorder.sync is not None
         return AudioResult(track.stats, played, self.recorder.sync.offset())

@@ -40,10 +40,16 @@ class RenderConfig:
     every: int = 1
     """Render every n-th output frame (by sequence number); 0 renders nothing."""
     policy: RenderPolicy = RenderPolicy.ALL
+    close_stall_s: float = 30.0
+    """At ``close``, the longest the renderer may take over one queued item (a CPU render takes
+    a few seconds); past it the rest is left unrendered with a warning, so that a renderer stuck
+    in its model or in an output cannot keep a call from ending."""
 
     def __post_init__(self) -> None:
         if self.every < 0:
             raise ValueError("render every n-th frame: n must be 0 or more")
+        if self.close_stall_s <= 0:
+            raise ValueError("the renderer's stall bound must be positive")
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,9 @@ class RenderStage:
         self._items: deque[Keyframe | _Scheduled] = deque()
         self._wake = threading.Condition()
         self._closing = False
+        self._closed = False
+        self._taken = 0
+        """Items the thread took from the queue: its progress while ``close`` waits."""
         self._keyframe: Keyframe | None = None
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="render", daemon=True)
@@ -123,15 +132,31 @@ class RenderStage:
         self._put(_Scheduled(frame, due_ms))
 
     def close(self) -> None:
-        """Render what is queued, stop; an output's exception is raised here (once)."""
-        if self._closing and not self._thread.is_alive():
+        """Render what is queued, stop; an output's exception is raised here (once). A thread
+        stalled longer than ``config.close_stall_s`` on one item is left behind (a daemon)."""
+        if self._closed:
             return
         with self._wake:
             self._closing = True
             self._wake.notify()
-        self._thread.join()
+        self._join()
+        self._closed = True
         if self._failure is not None:
             raise self._failure
+
+    def _join(self) -> None:
+        while True:
+            taken = self._taken
+            self._thread.join(self.config.close_stall_s)
+            if not self._thread.is_alive():
+                return
+            if self._taken == taken:
+                logger.warning(
+                    "the renderer made no progress in %g s; %d items are left unrendered",
+                    self.config.close_stall_s,
+                    len(self._items) + 1,
+                )
+                return
 
     def _put(self, item: Keyframe | _Scheduled) -> None:
         with self._wake:
@@ -164,6 +189,7 @@ class RenderStage:
             while not self._items and not self._closing:
                 self._wake.wait()
             item = self._items.popleft() if self._items else None
+            self._taken += 1
             self.stats.pending = len(self._items)
             return item
 

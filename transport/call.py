@@ -28,6 +28,7 @@ from aiortc import (
 )
 
 from .audio import MediaClock, OpusSendTrack, ReceivedAudio
+from .bounded_wait import finished
 from .channel import ChannelStats, ControlChannel, FramesChannel
 from .feedback import LinkFeedback
 from .impairment import Impairment, ImpairmentStats
@@ -65,6 +66,9 @@ class CallConfig:
     ice_servers: tuple[str, ...] = ()
     """STUN/TURN URLs for calls across NATs; none on a LAN or loopback."""
     connect_timeout_s: float = 15.0
+    close_timeout_s: float = 10.0
+    """Longest wait for aiortc to close the peer connection at the hang-up; past it the call
+    is left closing in the background and its received tracks are ended."""
 
 
 class CallState(Enum):
@@ -216,8 +220,17 @@ class Call:
             # wait for ICE's consent timeout (30 s) to notice.
             self._link.close()
             self._pc.sctp.transport.transport._send = self._link.transmit
-        await self._pc.close()
+        closing = asyncio.ensure_future(self._pc.close())
+        if not await finished(closing, self._config.close_timeout_s, "closing a peer connection"):
+            self._end_received_tracks()
         self._closed.set()
+
+    def _end_received_tracks(self) -> None:
+        """End the far end's tracks as a lost DTLS connection does (aiortc's own hook for it):
+        their consumers wait for that end, and each track's decoder thread, which would keep
+        the process from exiting, stops with it."""
+        for transceiver in self._pc.getTransceivers():
+            transceiver.receiver._handle_disconnect()
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
