@@ -221,7 +221,9 @@ class Call:
             self._link.close()
             self._pc.sctp.transport.transport._send = self._link.transmit
         closing = asyncio.ensure_future(self._pc.close())
-        if not await finished(closing, self._config.close_timeout_s, "closing a peer connection"):
+        if await finished(closing, self._config.close_timeout_s, "closing a peer connection"):
+            closing.result()  # aiortc's failure, if it failed, is the caller's
+        else:
             self._end_received_tracks()
         self._closed.set()
 
