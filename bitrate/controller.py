@@ -39,6 +39,11 @@ UPSWITCH_MARGIN = 0.9
 """A costlier point must fit within this share of the budget (hysteresis against flapping)."""
 CONTENT_FACTOR_RANGE = (0.2, 5.0)
 """Bounds on measured content cost relative to the table (one odd message cannot swing it)."""
+CONTENT_MIN_MESSAGES = 4
+"""The content cost is measured over the last second of messages, or the last this many if they
+span longer: at one message every 1-2.4 s (narrow links, a refinement in flight) a second held
+one message, the factor swung 1.7-2.8 from one to the next, and the operating point changed at
+nearly every message, each change a 105-B control message on a 4 kbps link."""
 KEYFRAME_MIN_INTERVAL_MS = 1000.0
 """Keyframe requests closer together than this are merged."""
 
@@ -157,7 +162,9 @@ class Controller:
             self.wire.add(frames_wire_bytes(payload_bytes), now_ms)
         frame_bytes = max(0.0, payload_bytes - self.table.bytes_per_message)
         self._content.append((now_ms, frame_bytes, frames * self._row.bytes_per_frame))
-        while self._content[0][0] <= now_ms - WINDOW_MS:
+        while (
+            len(self._content) > CONTENT_MIN_MESSAGES and self._content[0][0] <= now_ms - WINDOW_MS
+        ):
             self._content.popleft()
         predicted = sum(entry[2] for entry in self._content)
         if predicted > 0:

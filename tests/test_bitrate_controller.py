@@ -142,3 +142,19 @@ def test_a_live_clock_log_reads_back_from_zero(tmp_path: Path) -> None:
     trace = read_log(log_path)
     assert trace.keyframes == [(0.0, 9000)]
     assert trace.messages[0][0] == pytest.approx(40.0)
+
+
+def test_sparse_messages_measure_the_content_over_several() -> None:
+    """Frames messages 2.4 s apart (a refinement on a narrow link) whose frames cost 1.5 and
+    2.5 times the table's by turns: the content factor is the mean over the last four, not
+    the last message's, so the operating point does not follow each message."""
+    controller = Controller(ControllerConfig(2000, BundlingConfig(1000, 4000)), TABLE)
+    point = controller.on_frame(0).point
+    row = next(row for row in TABLE.points if row.point == point)
+    factors = []
+    for k in range(12):
+        factor = 1.5 if k % 2 else 2.5
+        frames_bytes = 10 * row.bytes_per_frame * factor
+        controller.on_message(round(TABLE.bytes_per_message + frames_bytes), 10, 2400.0 * k)
+        factors.append(controller.content_factor)
+    assert all(f == pytest.approx(2.0, abs=0.05) for f in factors[3:])
