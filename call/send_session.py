@@ -121,6 +121,21 @@ acknowledgement for each of its two reports a second (the codec's, the transport
 SPACING_SLACK_MS = 10.0
 """Frames messages during a refinement go this much further apart than the wire budget's
 window is long, so that no window holds two of them whatever the rounding."""
+PART_TURN_SHARE_OF_QUEUE = 0.8
+"""A part's share of the queue bound when frames messages and parts take turns: its window is
+the part's alone but for the acknowledgements (``PART_SHARE_OF_QUEUE`` of a 4 kbps link leaves
+a part 184 B of image beside 116 B of headers). It still crosses the link within SCTP's
+shortest retransmission timer (1 s)."""
+PART_TURNS = 2
+"""When taking turns, the windows of the wire budget the parts get for each one a frames message
+gets. Each part's window keeps room for the pair of acknowledgements the receiver's reports
+cost (186 B, a third of a 4 kbps link's second), so a part carries about 200 B of image; with
+one turn each a 2.7-kB image did not cross a 4 kbps link within a 30-s call on two clips of
+three, with two on one (benchmark/link_calls.py --seconds 30)."""
+PART_TURN_MS = 200.0
+"""When taking turns, each part's turn is this much longer than the wire budget's window: the
+time in which a part's window holds neither a frames message nor the part before (parts are
+tried at every frame the prior releases, 40-80 ms apart)."""
 CACHE_ANSWER_MS = 2000.0
 """How long the sender waits for the answer to a cached keyframe. It came 0.2 s after the
 question over a 2 kbps link with 100 ms each way (benchmark/link_calls.py --repeat-caller); a
@@ -545,23 +560,44 @@ class SendSession:
         """A part's image bytes at most: its share of the wire budget's queue bound."""
         wire = self.controller.wire
         assert wire is not None and isinstance(self.call, Call)
-        part_wire = wire.rate_bps * wire.max_queue_ms / 8000 * PART_SHARE_OF_QUEUE
+        share = PART_TURN_SHARE_OF_QUEUE if self._taking_turns() else PART_SHARE_OF_QUEUE
+        part_wire = wire.rate_bps * wire.max_queue_ms / 8000 * share
         header = self.call.control.message_wire_bytes(PART_HEADER_BYTES)
         return max(MIN_PART_BYTES, int(part_wire) - header)
+
+    def _taking_turns(self) -> bool:
+        """Whether frames messages and parts take turns (a window of the wire budget for a frames
+        message, then ``PART_TURNS`` for parts) while a refinement is in flight: when a frames
+        message at the controller's budget fills more than half a window (the payload target
+        is near the link's rate, at 2-4 kbps). Beside it a part would be mostly headers, if it
+        went at all."""
+        wire = self.controller.wire
+        assert wire is not None
+        frames_bytes = self.controller.frames_wire_bps * HELD_WINDOW_MS / 8000
+        return frames_bytes > wire.rate_bps * WINDOW_MS / 8000 / 2
 
     def _refinement_interval_ms(self) -> float:
         """How far apart frames messages go while a refinement is in flight: the latency bound,
         stretched as the wire budget's window is (a second and the send lag), so that the
         window holds as many frames messages as a second would (one at a bound of a second,
         not two) and the rest of it goes to the parts; the wire more messages' headers would
-        take goes to them too."""
-        return self.config.max_latency_ms * HELD_WINDOW_MS / WINDOW_MS + SPACING_SLACK_MS
+        take goes to them too. Taking turns, the frames message's window and the parts' turns
+        at least."""
+        interval = self.config.max_latency_ms * HELD_WINDOW_MS / WINDOW_MS + SPACING_SLACK_MS
+        if self._taking_turns():
+            return max(interval, HELD_WINDOW_MS + PART_TURNS * (HELD_WINDOW_MS + PART_TURN_MS))
+        return interval
 
     def _frames_due(self, now: float) -> list[tuple[float, float]]:
         """The frames messages the bundler will send within the wire budget's window from
-        ``now`` (time ms, wire bytes), each at the controller's budget for its interval."""
+        ``now`` (time ms, wire bytes), each at the controller's budget for its interval, a
+        window's worth at most (the budget holds it to that)."""
         interval = self._bundler.interval_ms(now)
-        size = self.controller.frames_wire_bps * interval / 8000
+        wire = self.controller.wire
+        assert wire is not None
+        size = min(
+            self.controller.frames_wire_bps * interval / 8000, wire.rate_bps * WINDOW_MS / 8000
+        )
         first = self._bundler.next_message_ms(now)
         count = 1 + int(max(0.0, now + HELD_WINDOW_MS - first) // interval)
         return [(first + k * interval, size) for k in range(count)]
