@@ -4,7 +4,7 @@ what the link's queue did and what was shown.
 
     python -m facecodec.benchmark.link_calls [--links 2kbps,4kbps,8kbps,16kbps]
         [--delay 100ms] [--loss 1%] [--clips 3] [--data ../shared/data] [--out runs/link_calls]
-        [--repeat-caller]
+        [--repeat-caller] [--seconds 30]
 
 Each call is ``facecodec call --link RATE,DELAY,LOSS --wire-bitrate RATE --max-latency 1s``'s
 on one of the longest held-out clips (people never trained on), rendering nothing (what is sent
@@ -22,6 +22,10 @@ otherwise idle machine.
 same clip's first 2 s, over loopback without a link, fills a keyframe cache of its own at both
 ends (docs/call.md, "Keyframe cache"); the measured call follows with that cache, and only it
 is reported (link_calls_repeat.json, link_calls_repeat.md).
+
+``--seconds S``: each call lasts S seconds of frames, the clip played again from its start as
+often as that takes (its frames numbered on), so that a full keyframe slower than the clip is
+timed rather than "never"; without it a call is the clip once.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from facecodec.call.loopback import LoopbackCall, LoopbackConfig
 from facecodec.call.render import RenderConfig
 from facecodec.call.report import summarize
 from facecodec.call.send_session import SendConfig
+from facecodec.sender.capture import open_source
 from facecodec.transport import eventloop
 
 from .call_rates import REPO, held_out_clips
@@ -63,6 +68,11 @@ def main() -> None:
         action="store_true",
         help="each caller called before: report the second of two calls with one keyframe cache",
     )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        help="each call this long, the clip looped (default: the clip once)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     table, results = load_table(), []
@@ -73,6 +83,8 @@ def main() -> None:
                 TARGET_BPS, wire_bitrate_bps=link.rate_bps, max_latency_ms=MAX_LATENCY_MS
             )
             config = LoopbackConfig(clip, send, RenderConfig(every=0), link=link)
+            if args.seconds is not None:
+                config = _looped(config, args.seconds)
             summary = _repeat_call(config, table) if args.repeat_caller else _call(config, table)
             results.append(summary)
             print(rate, clip.name, json.dumps(summary["start"]), flush=True)
@@ -81,6 +93,16 @@ def main() -> None:
     markdown = table_markdown(results)
     (args.out / f"{name}.md").write_text(markdown)
     print(markdown)
+
+
+def _looped(config: LoopbackConfig, seconds: float) -> LoopbackConfig:
+    """``config``'s call lasting ``seconds`` of its clip's frames, the clip looped."""
+    source = open_source(config.input)
+    try:
+        frames = round(seconds * source.info.fps)
+    finally:
+        source.close()
+    return dataclasses.replace(config, loop=True, max_frames=frames)
 
 
 def _call(config: LoopbackConfig, table: RateTable) -> dict:
