@@ -18,7 +18,10 @@ counted (they come in bursts: the receiver's two reports a second, each acknowle
 fall in one window). Counting the largest burst on top of the rate instead reserved a second
 acknowledgement in windows that already held theirs, a third of a 4 kbps link, and still let
 two acknowledgements behind a frames message overfill one (tests/test_call_progressive.py at
-4 kbps). Each window the budget
+4 kbps). On a link so narrow that such a window would leave no room for a frames message with
+as much payload as headers (2 kbps: the pair is 186 B of 250), the reservation is cut to leave
+it: the pair may then overfill the window it comes in, as nothing the end sends could prevent
+(the receiver's reports follow its frames messages), but frames keep going. Each window the budget
 holds is ``SEND_LAG_MS`` longer than a second, for the time the transport takes to put a
 message on the wire.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
+from .bundler import FRAMES_MESSAGE_OVERHEAD_BYTES
 from .window import WINDOW_MS, SlidingWindow
 
 SEND_LAG_MS = 100.0
@@ -123,6 +127,7 @@ class WireBudget:
             (sum(b for u, b in bursts if t <= u < t + HELD_WINDOW_MS) for t, _ in bursts),
             default=0.0,
         )
+        peak = min(peak, self.rate_bps * WINDOW_MS / 8000 - 2 * FRAMES_MESSAGE_OVERHEAD_BYTES)
         entries = self._window.entries()
 
         def held(ahead_ms: float, past_bytes: float, past_unscheduled: float) -> float:

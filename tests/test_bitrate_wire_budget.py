@@ -3,6 +3,7 @@ acknowledgements it owes): time passed in, no transport."""
 
 from __future__ import annotations
 
+from facecodec.bitrate.bundler import FRAMES_MESSAGE_OVERHEAD_BYTES
 from facecodec.bitrate.wire_budget import WireBudget
 from facecodec.transport.overhead import SACK_WIRE_BYTES
 
@@ -49,3 +50,14 @@ def test_a_pair_of_acknowledgements_behind_each_sparse_frames_message_is_kept_ro
     sent, parts = run(2400, (300, 400), 200, 30)
     assert largest_window([entry for entry in sent if entry[0] > 400]) <= LINK_BYTES
     assert parts > 0
+
+
+def test_on_a_2_kbps_link_a_pair_of_acknowledgements_leaves_room_for_a_frames_message() -> None:
+    """At 2 kbps a pair of acknowledgements is 186 B of the link's 250 B second: reserved in
+    full, no frames message would ever go again. The reservation leaves room for one with
+    some payload."""
+    budget = WireBudget(2000, 1000)
+    for start in (0, 2400, 4800):
+        for after in (300, 400):
+            budget.add_unscheduled(SACK_WIRE_BYTES, start + after)
+    assert budget.room_bytes(7200) > FRAMES_MESSAGE_OVERHEAD_BYTES
