@@ -569,12 +569,15 @@ class SendSession:
         """Whether frames messages and parts take turns (a window of the wire budget for a frames
         message, then ``PART_TURNS`` for parts) while a refinement is in flight: when a frames
         message at the controller's budget fills more than half a window (the payload target
-        is near the link's rate, at 2-4 kbps). Beside it a part would be mostly headers, if it
-        went at all."""
+        is near the link's rate, at 2-4 kbps; beside it a part would be mostly headers, if it
+        went at all), unless a part's turn would carry less image than headers even so (at
+        2 kbps: there the turns only thinned the frames, and the image still did not come)."""
         wire = self.controller.wire
-        assert wire is not None
+        assert wire is not None and isinstance(self.call, Call)
         frames_bytes = self.controller.frames_wire_bps * HELD_WINDOW_MS / 8000
-        return frames_bytes > wire.rate_bps * WINDOW_MS / 8000 / 2
+        header = self.call.control.message_wire_bytes(PART_HEADER_BYTES)
+        turn_bytes = wire.rate_bps * wire.max_queue_ms / 8000 * PART_TURN_SHARE_OF_QUEUE
+        return frames_bytes > wire.rate_bps * WINDOW_MS / 8000 / 2 and turn_bytes >= 2 * header
 
     def _refinement_interval_ms(self) -> float:
         """How far apart frames messages go while a refinement is in flight: the latency bound,
