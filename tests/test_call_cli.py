@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import av
 import pytest
@@ -29,6 +30,22 @@ def facecodec(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "FACECODEC_TOKEN": TOKEN, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "facecodec", *args]
     return subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, **kwargs)
+
+
+def looped(source: Path, out: Path, times: int) -> Path:
+    """``source`` played ``times`` over, as one H.264 file."""
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for image in frames * times:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return out
 
 
 def free_port() -> int:
@@ -101,7 +118,11 @@ def test_sigterm_stops_a_receiver_mid_call_as_ctrl_c_does(tmp_path) -> None:
         "receive", "--listen", address, "--device", "cpu", "--output", str(video),
         "--no-window", stderr=subprocess.PIPE,
     )  # fmt: skip
-    sender = facecodec("send", "--to", address, "--input", str(clip()), "--quiet")
+    # The clip three times over (36 s): the receiver's first status line with decoded frames
+    # can come 10 s into the call on a loaded machine, and the sender must still be sending
+    # when the receiver stops, or it ends with its input instead of seeing the hang-up.
+    long_input = looped(clip(), tmp_path / "long.mp4", times=3)
+    sender = facecodec("send", "--to", address, "--input", str(long_input), "--quiet")
     try:
         # A status line every few seconds: once it shows decoded frames, the call is on.
         wait_for_line(receiver, lambda line: "decoded" in line and "decoded 0 " not in line)
