@@ -118,11 +118,23 @@ def test_a_receiving_service_plays_a_callers_voice_on_its_faces_schedule(tmp_pat
 
     run(scenario())
     due_ms = {frame.params.seq: due for frame, due in played.frames}
-    samples = np.concatenate([chunk for chunk, _ in heard]).astype(np.float32) / 32768
-    onsets_ms = [1000 * t for t in burst_onsets(samples, heard[0][1] / 1000)]
+    samples, start_ms = played_timeline(heard)
+    onsets_ms = [1000 * t for t in burst_onsets(samples, start_ms / 1000)]
     assert 1 <= len(onsets_ms) <= len(MARKS)  # as in the test above
     nearest = [min(MARKS, key=lambda mark: abs(due_ms[mark] - onset)) for onset in onsets_ms]
     assert in_sync([onset - due_ms[mark] for onset, mark in zip(onsets_ms, nearest, strict=True)])
+
+
+def played_timeline(heard: list[tuple[np.ndarray, float]]) -> tuple[np.ndarray, float]:
+    """The voice's output as one signal from its first sample's time, each chunk where it
+    played: a loaded machine leaves gaps between chunks, and chunks laid end to end would put
+    every burst after a gap early."""
+    start_ms = heard[0][1]
+    offsets = [round((t - start_ms) * SAMPLE_RATE / 1000) for _, t in heard]
+    signal = np.zeros(max(o + len(c) for (c, _), o in zip(heard, offsets, strict=True)), np.float32)
+    for (chunk, _), offset in zip(heard, offsets, strict=True):
+        signal[offset : offset + len(chunk)] = chunk.astype(np.float32) / 32768
+    return signal, start_ms
 
 
 def in_sync(offsets_ms: list[float]) -> bool:
