@@ -65,6 +65,16 @@ class WireBudget:
         self.counted_bytes = 0
         """Everything added so far."""
 
+    @property
+    def window_bytes(self) -> float:
+        """What the wire target carries in a second: the bound on every window."""
+        return self.rate_bps * WINDOW_MS / 8000
+
+    @property
+    def queue_bytes(self) -> float:
+        """What the wire target drains in the latency budget: the bound on the backlog."""
+        return self.rate_bps * self.max_queue_ms / 8000
+
     def add(self, wire_bytes: float, now_ms: float) -> None:
         """Bytes the end sends now: a message it schedules, counted before it goes."""
         self._queue(wire_bytes, now_ms)
@@ -76,7 +86,7 @@ class WireBudget:
         of the link (1 kB on an 8 kbps one), so that counted in the window it would hold the
         frames back for a second after it went; counted in the backlog, they go right behind
         it once it has drained to within the latency budget."""
-        if wire_bytes <= self.rate_bps * WINDOW_MS / 8000:
+        if wire_bytes <= self.window_bytes:
             self.add(wire_bytes, now_ms)
         else:
             self._queue(wire_bytes, now_ms)
@@ -99,8 +109,8 @@ class WireBudget:
         """Most wire bytes that may be sent at ``now_ms`` within both bounds, beside the
         messages ``due`` ((time ms, wire bytes), at now or later) the end will send."""
         self._drain(now_ms)
-        window_room = self.rate_bps * WINDOW_MS / 8000 - self._fullest_window(now_ms, due)
-        queue_room = self.rate_bps * self.max_queue_ms / 8000 - self._backlog_bytes
+        window_room = self.window_bytes - self._fullest_window(now_ms, due)
+        queue_room = self.queue_bytes - self._backlog_bytes
         return min(window_room, queue_room)
 
     def unscheduled_bps(self, now_ms: float) -> float:
@@ -127,7 +137,7 @@ class WireBudget:
             (sum(b for u, b in bursts if t <= u < t + HELD_WINDOW_MS) for t, _ in bursts),
             default=0.0,
         )
-        peak = min(peak, self.rate_bps * WINDOW_MS / 8000 - 2 * FRAMES_MESSAGE_OVERHEAD_BYTES)
+        peak = min(peak, self.window_bytes - 2 * FRAMES_MESSAGE_OVERHEAD_BYTES)
         entries = self._window.entries()
 
         def held(ahead_ms: float, past_bytes: float, past_unscheduled: float) -> float:

@@ -561,7 +561,7 @@ class SendSession:
         wire = self.controller.wire
         assert wire is not None and isinstance(self.call, Call)
         share = PART_TURN_SHARE_OF_QUEUE if self._taking_turns() else PART_SHARE_OF_QUEUE
-        part_wire = wire.rate_bps * wire.max_queue_ms / 8000 * share
+        part_wire = wire.queue_bytes * share
         header = self.call.control.message_wire_bytes(PART_HEADER_BYTES)
         return max(MIN_PART_BYTES, int(part_wire) - header)
 
@@ -576,8 +576,8 @@ class SendSession:
         assert wire is not None and isinstance(self.call, Call)
         frames_bytes = self.controller.frames_wire_bps * HELD_WINDOW_MS / 8000
         header = self.call.control.message_wire_bytes(PART_HEADER_BYTES)
-        turn_bytes = wire.rate_bps * wire.max_queue_ms / 8000 * PART_TURN_SHARE_OF_QUEUE
-        return frames_bytes > wire.rate_bps * WINDOW_MS / 8000 / 2 and turn_bytes >= 2 * header
+        turn_bytes = wire.queue_bytes * PART_TURN_SHARE_OF_QUEUE
+        return frames_bytes > wire.window_bytes / 2 and turn_bytes >= 2 * header
 
     def _refinement_interval_ms(self) -> float:
         """How far apart frames messages go while a refinement is in flight: the latency bound,
@@ -598,9 +598,7 @@ class SendSession:
         interval = self._bundler.interval_ms(now)
         wire = self.controller.wire
         assert wire is not None
-        size = min(
-            self.controller.frames_wire_bps * interval / 8000, wire.rate_bps * WINDOW_MS / 8000
-        )
+        size = min(self.controller.frames_wire_bps * interval / 8000, wire.window_bytes)
         first = self._bundler.next_message_ms(now)
         count = 1 + int(max(0.0, now + HELD_WINDOW_MS - first) // interval)
         return [(first + k * interval, size) for k in range(count)]
