@@ -13,11 +13,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
 from call_inputs import clip
+
+from facecodec.benchmark.clips import read_video
 
 TOKEN = "cli-test-token-0123"
 TIMEOUT_S = 120
@@ -34,12 +37,9 @@ def facecodec(*args: str, **kwargs) -> subprocess.Popen:
 
 def looped(source: Path, out: Path, times: int) -> Path:
     """``source`` played ``times`` over, as one H.264 file."""
-    with av.open(str(source)) as container:
-        stream = container.streams.video[0]
-        rate = stream.average_rate
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    frames, fps = read_video(source)
     with av.open(str(out), "w") as container:
-        stream = container.add_stream("libx264", rate=rate)
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         for image in frames * times:
