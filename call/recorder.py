@@ -6,6 +6,7 @@ frames, so that a long call's memory stays flat.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ MAX_SAMPLES = 10_000
 @dataclass(frozen=True)
 class Latency:
     """Milliseconds from capture, over the output frames (a concealed frame counts from the
-    capture of the frame it stands for)."""
+    capture of the frame it stands for, so a frame held before the stalled sender captured it
+    counts negative)."""
 
     median_ms: float | None
     p95_ms: float | None
@@ -105,6 +107,10 @@ class CallRecorder:
         self.rendered: deque[tuple[int, float]] = deque(maxlen=MAX_SAMPLES)
         """(seq, scheduled time) of the frames rendered, in order."""
         self._capture_ms: _Bounded = _Bounded(MAX_FRAMES_KEPT)
+        self._uncaptured: _Bounded = _Bounded(MAX_FRAMES_KEPT)
+        """seq -> [(samples, time)] of frames put out before they were captured."""
+        self._lock = threading.Lock()
+        """Capture times come on the event loop, rendered frames on the render thread."""
         self._inputs: _Bounded = _Bounded(MAX_INPUTS_KEPT)
         self._to_playout: deque[float] = deque(maxlen=MAX_SAMPLES)
         self._to_render: deque[float] = deque(maxlen=MAX_SAMPLES)
@@ -114,7 +120,7 @@ class CallRecorder:
         """``frames`` unchanged, their capture times (and crops) noted on the way."""
         async for captured in frames:
             seq = captured.frame.params.seq
-            self._capture_ms[seq] = captured.capture_ms
+            self._captured(seq, captured.capture_ms)
             if self.first.start_ms is None:
                 self.first.start_ms = captured.capture_ms
             every = self._keep_inputs_every
@@ -156,10 +162,22 @@ class CallRecorder:
         """Capture to the end of rendering."""
         return Latency.of(list(self._to_render))
 
+    def _captured(self, seq: int, capture_ms: float) -> None:
+        with self._lock:
+            self._capture_ms[seq] = capture_ms
+            for samples, t_ms in self._uncaptured.pop(seq, []):
+                samples.append(t_ms - capture_ms)
+
     def _note(self, samples: deque[float], seq: int, t_ms: float) -> None:
-        captured = self._capture_ms.get(seq)
-        if captured is not None:  # frames held past the end of the input were never captured
-            samples.append(t_ms - captured)
+        with self._lock:
+            captured = self._capture_ms.get(seq)
+            if captured is not None:
+                samples.append(t_ms - captured)
+                return
+            # The playout holds the last face up to a second past the newest arrival, so a
+            # stalled sender's frame can be put out (and rendered) before it is captured; its
+            # sample waits for the capture. Frames held past the input's end never get one.
+            self._uncaptured[seq] = [*self._uncaptured.get(seq, []), (samples, t_ms)]
 
 
 class _RecordingSink:
