@@ -44,7 +44,7 @@ HELD_WINDOW_MS = WINDOW_MS + SEND_LAG_MS
 UNSCHEDULED_WINDOW_MS = 5000.0
 """Unscheduled bytes come in bursts (the receiver's reports, each acknowledged) about once a
 second, or a pair after each frames message when those go 2.4 s apart (a refinement on a
-narrow link, call/send_session.py): five seconds hold two of those periods. With two, a
+narrow link, call/keyframe_sender.py): five seconds hold two of those periods. With two, a
 frames message went just after the last pair had left the measure, was sized as if none would
 come, and the pair behind it overfilled its window (tests/test_call_progressive.py, 4 kbps)."""
 
