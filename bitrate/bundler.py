@@ -116,13 +116,25 @@ class Bundler(Generic[T]):
             return self.config.max_latency_ms
         return min(self.config.max_latency_ms, FRAMES_MESSAGE_OVERHEAD_BYTES * 8000 / room_bps)
 
-    def add(self, item: T, now_ms: float) -> None:
+    def add(self, item: T, now_ms: float) -> int:
+        """Add ``item`` to the pending bundle; returns how many of the oldest pending items
+        were dropped for it (0, or 1 when a bundle spaced past the latency budget is full)."""
         if not self._pending:
             # One message per interval; a frame after a quiet spell goes out at once.
             self._flush_at_ms = max(now_ms, self._last_flush_ms + self.interval_ms(now_ms))
+        # Messages spaced past the latency budget (a refinement taking turns with the parts,
+        # 3.5 s apart at 4 kbps): sent at once, a full bundle would land in the parts' turn,
+        # where the wire budget has no room for a single frame, and all of it would be dropped.
+        # It keeps its time and its newest frames (its message is shrunk oldest frames first at
+        # its time anyway).
+        spaced = self.min_interval_ms > self.config.max_latency_ms
+        full = len(self._pending) >= self.config.max_items
+        if spaced and full:
+            del self._pending[0]
         self._pending.append(item)
-        if len(self._pending) >= self.config.max_items:
+        if not spaced and len(self._pending) >= self.config.max_items:
             self._flush_at_ms = now_ms
+        return int(spaced and full)
 
     def due(self, now_ms: float) -> list[T]:
         """The bundle to send now, oldest first and at most ``max_items``; empty while its time

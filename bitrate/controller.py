@@ -180,7 +180,8 @@ class Controller:
         )
 
     def on_dropped(self, frames: int, now_ms: float) -> None:
-        """Frames left out of a message because it would not have fit ``room_bytes``."""
+        """Frames left out of a message because it would not have fit ``room_bytes``, or out of
+        a full bundle spaced past the latency budget (bitrate.bundler)."""
         self._write(now_ms, LogEvent.DROPPED, frames=frames)
 
     def on_keyframe_sent(self, payload_bytes: int, now_ms: float) -> None:

@@ -48,6 +48,14 @@ narrow link, call/keyframe_sender.py): five seconds hold two of those periods. W
 frames message went just after the last pair had left the measure, was sized as if none would
 come, and the pair behind it overfilled its window (tests/test_call_progressive.py, 4 kbps)."""
 
+BURSTS_PER_WINDOW = 2
+"""Unscheduled bursts one window may hold, assumed until the measure spans
+``UNSCHEDULED_WINDOW_MS``: the receiver's reports come about a second apart, and a pair of them
+(each acknowledged) falls in one window often enough (every 4 s in a refinement at 4 kbps). In
+the first seconds of a call the measure had seen them one at a time, a frames message took a
+window's room but one acknowledgement, and the pair behind it overfilled the window
+(tests/test_call_progressive.py, 4 kbps)."""
+
 
 class WireBudget:
     """Wire bytes sent against ``rate_bps``; time comes in as ``now_ms`` arguments."""
@@ -133,11 +141,7 @@ class WireBudget:
             self._bursts.popleft()
         bytes_per_ms = self.unscheduled_bps(now_ms) / 8000
         bursts = list(self._bursts)
-        peak = max(
-            (sum(b for u, b in bursts if t <= u < t + HELD_WINDOW_MS) for t, _ in bursts),
-            default=0.0,
-        )
-        peak = min(peak, self.window_bytes - 2 * FRAMES_MESSAGE_OVERHEAD_BYTES)
+        peak = self._burst_peak(now_ms, bursts)
         entries = self._window.entries()
 
         def held(ahead_ms: float, past_bytes: float, past_unscheduled: float) -> float:
@@ -163,6 +167,19 @@ class WireBudget:
             past = since(start_ms, entries, False), since(start_ms, bursts, False)
             fullest = max(fullest, held(ahead_ms, *past))
         return fullest
+
+    def _burst_peak(self, now_ms: float, bursts: list[tuple[float, float]]) -> float:
+        """The most unscheduled bytes a window held in the measured time; while that is
+        shorter than ``UNSCHEDULED_WINDOW_MS``, at least ``BURSTS_PER_WINDOW`` of the largest
+        burst. Capped to leave a frames message with as much payload as headers."""
+        peak = max(
+            (sum(b for u, b in bursts if t <= u < t + HELD_WINDOW_MS) for t, _ in bursts),
+            default=0.0,
+        )
+        started_ms = now_ms if self._started_ms is None else self._started_ms
+        if now_ms - started_ms < UNSCHEDULED_WINDOW_MS:
+            peak = max(peak, BURSTS_PER_WINDOW * max((b for _, b in bursts), default=0.0))
+        return min(peak, self.window_bytes - 2 * FRAMES_MESSAGE_OVERHEAD_BYTES)
 
     def queue_delay_ms(self, now_ms: float) -> float:
         """How long what was sent so far still takes to cross a link of the wire target."""

@@ -148,7 +148,8 @@ class SendStats(KeyframeStats):
     """Released too late to send (see MAX_FRAME_AGE_MS)."""
     frames_sent: int = 0
     frames_dropped: int = 0
-    """Taken out of bundles that would have broken the 1-second bound."""
+    """Taken out of bundles that would have broken the 1-second bound, or out of a full bundle
+    while a refinement spaced the messages past the latency budget (bitrate.bundler)."""
     messages: int = 0
     payload_bytes: int = 0
     """Frames messages' payload, as the paper counts it."""
@@ -313,7 +314,10 @@ class SendSession:
         params = self._in_view(frame)
         if self._editor is not None:
             params = self._editor(params, self._point.expression_dims)
-        self._bundler.add(params, now)
+        dropped = self._bundler.add(params, now)
+        if dropped:
+            self.controller.on_dropped(dropped, now)
+            self._stats.frames_dropped += dropped
 
     def _flush(self, now: float, force: bool = False) -> None:
         """Send the pending bundle if it is due at ``now``, or at once with ``force``."""

@@ -106,3 +106,20 @@ def test_a_minimum_interval_spaces_the_messages_past_the_latency_budget() -> Non
     assert frames == 250
     assert len(sent_at) > 5
     assert min(b - a for a, b in itertools.pairwise(sent_at)) >= 1110.0
+
+
+def test_a_full_bundle_spaced_past_the_latency_keeps_its_time_and_its_newest_frames() -> None:
+    """A refinement taking turns spaces messages 3.4 s apart, longer than a full bundle's 64
+    frames last: the bundle is not sent early (in the parts' turn, with no room for a frame)
+    but at its time, with the newest frames; the older ones are counted as dropped."""
+    bundler: Bundler[int] = Bundler(BundlingConfig(1000, wire_bitrate_bps=4000))
+    bundler.add(-1, 0.0)
+    assert bundler.due(0.0) == [-1]
+    bundler.min_interval_ms = 3400.0
+    dropped = sum(bundler.add(seq, seq * FRAME_MS) for seq in range(1, 86))
+    assert bundler.due(84 * FRAME_MS) == []
+    bundle = bundler.due(85 * FRAME_MS)
+    assert bundle == list(range(22, 86)) and dropped == 85 - 64
+    bundler.min_interval_ms = 0.0
+    assert sum(bundler.add(seq, 0.0) for seq in range(64)) == 0
+    assert len(bundler.due(0.0)) == 64
