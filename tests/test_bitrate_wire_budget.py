@@ -61,3 +61,16 @@ def test_on_a_2_kbps_link_a_pair_of_acknowledgements_leaves_room_for_a_frames_me
         for after in (300, 400):
             budget.add_unscheduled(SACK_WIRE_BYTES, start + after)
     assert budget.room_bytes(7200) > FRAMES_MESSAGE_OVERHEAD_BYTES
+
+
+def test_a_call_s_first_seconds_keep_room_for_a_second_acknowledgement() -> None:
+    """Until the measure spans 5 s, one acknowledgement seen means a pair may come in one
+    window: a frames message then leaves room for the second. Later, with acknowledgements seen
+    only one to a window, it leaves room for one."""
+    early, late = WireBudget(RATE_BPS, 1000), WireBudget(RATE_BPS, 1000)
+    early.add(0, 0)  # the call's first count
+    early.add_unscheduled(SACK_WIRE_BYTES, 3000)
+    for t in range(0, 6000, 1500):
+        late.add_unscheduled(SACK_WIRE_BYTES, t)
+    assert early.room_bytes(3500) == LINK_BYTES - 2 * SACK_WIRE_BYTES
+    assert late.room_bytes(6100) == LINK_BYTES - SACK_WIRE_BYTES
