@@ -16,6 +16,8 @@ BURST_MS = 80
 BURST_HZ = 1000.0
 MERGE_S = 0.5
 """Marks are further apart than this."""
+TRAILS_S = 0.125
+"""ITU-R BT.1359: a voice trailing the face by more is detectable."""
 
 
 def clip_with_marks(source: Path, out: Path, frames: int, marks: list[int]) -> Path:
@@ -80,13 +82,18 @@ def burst_onsets(samples: np.ndarray, start_s: float) -> list[float]:
 def mark_offsets_ms(path: Path, rendered: list[int], marks: list[int]) -> list[float]:
     """Voice minus face (ms) for each burst heard in ``path``: its onset against the time the
     file shows its mark's frame. ``rendered``: the sequence numbers of the file's video frames,
-    in order (marks must be among them)."""
+    in order (marks must be among them). A burst later than the file's last frame by more than
+    a voice may trail it is left out: the output stopped before its frame (under loss, frames
+    that need a lost one wait for a keyframe that never comes once the input has ended), while
+    the voice went on."""
     with av.open(str(path)) as container:
         shown = [float(f.pts * f.time_base) for f in container.decode(video=0)]
     shown_at = dict(zip(rendered, shown, strict=False))
     mark_s = [shown_at[mark] for mark in marks if mark in shown_at]
     offsets = []
     for onset in burst_onsets_s(path):
+        if onset > shown[-1] + TRAILS_S:
+            continue
         nearest = min(mark_s, key=lambda t: abs(t - onset))
         offsets.append(1000 * (onset - nearest))
     return offsets
