@@ -314,10 +314,7 @@ class SendSession:
         params = self._in_view(frame)
         if self._editor is not None:
             params = self._editor(params, self._point.expression_dims)
-        dropped = self._bundler.add(params, now)
-        if dropped:
-            self.controller.on_dropped(dropped, now)
-            self._stats.frames_dropped += dropped
+        self._dropped(self._bundler.add(params, now), now)
 
     def _flush(self, now: float, force: bool = False) -> None:
         """Send the pending bundle if it is due at ``now``, or at once with ``force``."""
@@ -331,20 +328,24 @@ class SendSession:
         if isinstance(self.call, Call):  # a wire target counts all the end sends
             self.controller.on_wire_total(self.call.stats.wire_bytes_sent, now)
         kept, message = self._fitting(bundle, self.controller.room_bytes(now))
-        if len(kept) < len(bundle):
-            self.controller.on_dropped(len(bundle) - len(kept), now)
-            self._stats.frames_dropped += len(bundle) - len(kept)
+        self._dropped(len(bundle) - len(kept), now)
         if not kept:
             return
-        bundle = kept
         # Encoding a large bundle a few times takes a while on a loaded machine: the message
         # goes now, and the wire budget must count it now, not when its bundle was due.
         now = self.clock()
         self.call.frames.send(message)
-        self._last_sent_seq = bundle[-1].seq
-        self.controller.on_message(len(message), len(bundle), now)
+        self._last_sent_seq = kept[-1].seq
+        self.controller.on_message(len(message), len(kept), now)
         self._bundler.on_sent(len(message), now)
-        self._count_message(message, len(bundle), now)
+        self._count_message(message, len(kept), now)
+
+    def _dropped(self, frames: int, now: float) -> None:
+        """``frames`` left out: of a full bundle (the bundler) or of a message too big for the
+        wire budget's room."""
+        if frames:
+            self.controller.on_dropped(frames, now)
+            self._stats.frames_dropped += frames
 
     def _fitting(
         self, bundle: list[FrameParams], room_bytes: float
